@@ -1,0 +1,5 @@
+"""Allow ``python -m covenant``."""
+
+from covenant.cli import main
+
+main()

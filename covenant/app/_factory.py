@@ -1,0 +1,74 @@
+"""Build the FastAPI application; collaborators are injected for tests."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from covenant import __version__
+from covenant.config import CovenantConfig
+from covenant.endpoints import Endpoint, resolve_endpoints
+from covenant.health import probe_all
+from observability.metrics import CovenantMetrics
+
+__all__ = ["create_app"]
+
+EndpointSource = Callable[[], dict[str, Endpoint]]
+
+
+def create_app(
+    config: CovenantConfig,
+    *,
+    metrics: CovenantMetrics | None = None,
+    endpoints: EndpointSource | None = None,
+) -> FastAPI:
+    """``endpoints`` is re-read on every health check, so engines started after
+    the server (``covenant stack up`` in another terminal) show up without a restart."""
+    telemetry = metrics or CovenantMetrics(version=__version__)
+    find_endpoints: EndpointSource = endpoints or (lambda: resolve_endpoints(config))
+
+    app = FastAPI(
+        title="Covenant",
+        version=__version__,
+        description="Contracts, fuzzing and synthetic observability checks.",
+    )
+    app.state.config = config
+    app.state.metrics = telemetry
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        telemetry.http_requests.labels(request.method, template, str(response.status_code)).inc()
+        return response
+
+    @app.get(
+        "/health",
+        summary="Reachability of every configured engine",
+        responses={503: {"description": "At least one engine is unreachable"}},
+    )
+    async def health() -> JSONResponse:
+        results = await probe_all(find_endpoints().values(), config.server.health_timeout_s)
+        for result in results:
+            telemetry.engine_up.labels(result.name).set(1 if result.healthy else 0)
+            telemetry.engine_probe_seconds.labels(result.name).observe(result.latency_ms / 1000)
+        healthy = all(r.healthy for r in results)
+        body: dict[str, Any] = {
+            "status": "ok" if healthy else "degraded",
+            "version": __version__,
+            "engines": [r.as_dict() for r in results],
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", summary="Covenant's own metrics in Prometheus text format")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,42 @@
+"""``covenant serve``: the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from covenant.app import create_app
+from covenant.cli._common import state
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default: server.port).")] = None,
+) -> None:
+    """Serve the HTTP API: /health (engine reachability) and /metrics (Prometheus).
+
+    SIGTERM or Ctrl-C shut it down gracefully: in-flight requests finish
+    within server.shutdown_timeout_s.
+    """
+    context = state(ctx)
+    if host is not None:
+        context.overrides["server.host"] = host
+    if port is not None:
+        context.overrides["server.port"] = port
+    config = context.config()
+    logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=config.server.host,
+            port=config.server.port,
+            log_level=config.log_level,
+            timeout_graceful_shutdown=int(config.server.shutdown_timeout_s),
+            lifespan="on",
+        )
+    )
+    server.run()

@@ -1,0 +1,31 @@
+"""One typed, validated configuration object, loaded once."""
+
+from covenant.config._loader import ENV_PREFIX, load_config, resolve_config_path
+from covenant.config._model import (
+    ENGINE_NAMES,
+    STACK_ENGINES,
+    CovenantConfig,
+    EnginesConfig,
+    HttpEngineConfig,
+    KafkaConfig,
+    PostgresConfig,
+    ServerConfig,
+    StackConfig,
+)
+from covenant.config._show import render_config
+
+__all__ = [
+    "ENGINE_NAMES",
+    "ENV_PREFIX",
+    "STACK_ENGINES",
+    "CovenantConfig",
+    "EnginesConfig",
+    "HttpEngineConfig",
+    "KafkaConfig",
+    "PostgresConfig",
+    "ServerConfig",
+    "StackConfig",
+    "load_config",
+    "render_config",
+    "resolve_config_path",
+]

