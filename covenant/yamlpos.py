@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["KeyPath", "PositionedDocument", "YamlSyntaxError", "load_positioned", "format_key_path"]
+__all__ = ["KeyPath", "PositionedDocument", "YamlSyntaxError", "format_key_path", "load_positioned"]
 
 KeyPath = tuple[str | int, ...]
 

@@ -14,7 +14,9 @@ __all__ = ["CovenantMetrics"]
 class CovenantMetrics:
     def __init__(self, registry: CollectorRegistry | None = None, version: str = "") -> None:
         self.registry = registry or CollectorRegistry()
-        self.build_info = Info("covenant_build", "Covenant build information", registry=self.registry)
+        self.build_info = Info(
+            "covenant_build", "Covenant build information", registry=self.registry
+        )
         self.build_info.info({"version": version})
         self.engine_up = Gauge(
             "covenant_engine_up",

@@ -9,8 +9,8 @@ from rich.table import Table
 from covenant.app import BackgroundServer, create_app
 from covenant.cli._common import err, out, state
 from covenant.cli._stack_cmd import _progress
-from covenant.stack.manager import StackManager
 from covenant.stack._ports import port_is_free
+from covenant.stack.manager import StackManager
 
 
 def demo(ctx: typer.Context) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -14,7 +15,9 @@ from covenant.cli._common import state
 
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Address to bind (default: server.host).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default: server.host).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: server.port).")] = None,
 ) -> None:
     """Serve the HTTP API: /health (engine reachability) and /metrics (Prometheus).
@@ -39,4 +42,9 @@ def serve(
             lifespan="on",
         )
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the
+    # signal with the handlers it found installed. No-op handlers make that a
+    # clean exit 0 after a graceful shutdown instead of death by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     server.run()

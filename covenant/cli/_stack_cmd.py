@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._common import err, out, state
@@ -21,7 +22,7 @@ app = typer.Typer(
 
 
 def _progress(message: str) -> None:
-    err.print(f"[dim]stack[/] {message}", markup=True)
+    err.print(f"[dim]stack[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def status_table(rows: list[EngineStatus]) -> Table:

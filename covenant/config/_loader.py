@@ -77,8 +77,7 @@ def _interpolate(value: Any, path: KeyPath, doc: PositionedDocument, env: Mappin
         if default is not None:
             return default
         raise ConfigError(
-            f"environment variable ${{{name}}} is not set "
-            f"(set it, or write ${{{name}:-default}})",
+            f"environment variable ${{{name}}} is not set (set it, or write ${{{name}:-default}})",
             location=doc.location_of(path),
             key=format_key_path(path),
         )
@@ -158,8 +157,7 @@ def load_config(
             doc.data = {}
         if not isinstance(doc.data, dict):
             raise ConfigError(
-                f"expected a mapping of settings at the top level, "
-                f"got {type(doc.data).__name__}",
+                f"expected a mapping of settings at the top level, got {type(doc.data).__name__}",
                 location=doc.location_of(()),
             )
     data: dict[str, Any] = _interpolate(doc.data, (), doc, env)
@@ -179,11 +177,11 @@ def load_config(
         problems = []
         for error in exc.errors():
             loc: KeyPath = tuple(error["loc"])
-            origin = next(
+            override = next(
                 (origins[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origins),
                 None,
             )
-            location = origin or doc.location_of(loc)
+            location = override or doc.location_of(loc)
             secret = any(word in str(part).lower() for part in loc for word in _SECRET_WORDS)
             problems.append(
                 f"{location}: {format_key_path(loc)}: {_describe_error(error, not secret)}"

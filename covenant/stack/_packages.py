@@ -34,9 +34,7 @@ _PROBES: dict[str, Callable[[], bool]] = {
     "postgresql": lambda: postgres_bindir() is not None,
     "prometheus": lambda: find_binary("prometheus") is not None,
     "prometheus-alertmanager": lambda: find_binary("prometheus-alertmanager") is not None,
-    "prometheus-postgres-exporter": lambda: (
-        find_binary("prometheus-postgres-exporter") is not None
-    ),
+    "prometheus-postgres-exporter": lambda: find_binary("prometheus-postgres-exporter") is not None,
 }
 
 

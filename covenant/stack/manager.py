@@ -86,8 +86,7 @@ class StackManager:
             if not _process.is_alive(pid, start):
                 raise EngineError(
                     name,
-                    "exited during start-up; last log lines:\n"
-                    + _process.tail(ctx.log(name)),
+                    "exited during start-up; last log lines:\n" + _process.tail(ctx.log(name)),
                 )
             last = probe_sync(endpoint, timeout=2.0)
             if last.healthy:

@@ -7,7 +7,6 @@ recorded start time guards against a recycled pid belonging to someone else.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,5 +60,5 @@ def save_state(state_dir: Path, state: StackState) -> None:
         "ports": state.ports,
     }
     tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    os.chmod(tmp, 0o600)  # URLs carry the generated PostgreSQL password
+    tmp.chmod(0o600)  # URLs carry the generated PostgreSQL password
     tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios; never part of the test run."""

@@ -1,0 +1,106 @@
+"""The stack manager's promises: idempotent up, restart of dead engines, data kept."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from covenant.app import create_app
+from covenant.stack._process import is_alive
+from covenant.stack.manager import StackManager
+from covenant.stack.state import load_state
+from tests.conftest import wait_until
+from tests.integration.conftest import RunningStack, make_state_dir, stack_config
+
+
+def test_up_twice_is_a_no_op(stack: RunningStack) -> None:
+    before = {name: rec.pid for name, rec in load_state(stack.state_dir).engines.items()}
+    messages: list[str] = []
+    StackManager(stack.config, report=messages.append).up()
+    after = {name: rec.pid for name, rec in load_state(stack.state_dir).engines.items()}
+    assert after == before
+    assert set(before) == {"postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"}
+    assert all("already running" in m for m in messages), messages
+
+
+def test_killed_engine_shows_down_then_up_restarts_it(stack: RunningStack) -> None:
+    record = load_state(stack.state_dir).engines["alertmanager"]
+    os.kill(record.pid, signal.SIGKILL)
+    wait_until(lambda: not is_alive(record.pid, record.proc_start), timeout=10, what="kill")
+
+    statuses = {row.name: row for row in stack.manager.status()}
+    assert statuses["alertmanager"].state == "stopped"
+    assert statuses["postgres"].state == "healthy"
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "covenant", "stack", "status"],
+        env={**os.environ, "COVENANT_STACK__STATE_DIR": str(stack.state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "alertmanager" in cli.stdout and "stopped" in cli.stdout
+    assert "Traceback" not in cli.stderr
+
+    with TestClient(create_app(stack.config)) as client:
+        health = client.get("/health")
+    assert health.status_code == 503
+    engines = {e["engine"]: e for e in health.json()["engines"]}
+    assert engines["alertmanager"]["status"] == "down"
+    assert engines["alertmanager"]["error"]
+    assert engines["postgres"]["status"] == "up"
+
+    StackManager(stack.config).up()
+    restarted = load_state(stack.state_dir).engines["alertmanager"]
+    assert restarted.pid != record.pid
+    assert restarted.port == record.port, "a restarted engine keeps its address"
+    with TestClient(create_app(stack.config)) as client:
+        assert client.get("/health").status_code == 200
+
+
+@pytest.mark.slow
+def test_down_then_up_keeps_postgres_data_and_purge_deletes_it() -> None:
+    state_dir = make_state_dir("covenant-persist-")
+    config = stack_config(state_dir, engines=["postgres"])
+    manager = StackManager(config)
+    try:
+        manager.up()
+        url = load_state(state_dir).engines["postgres"].url
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (v text)")
+            conn.execute("INSERT INTO kept VALUES ('survives a restart')")
+        assert manager.down() == ["postgres"]
+        assert "postgres" not in load_state(state_dir).engines
+
+        manager.up()
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute("SELECT v FROM kept").fetchall()
+        assert rows == [("survives a restart",)]
+
+        manager.down(purge=True)
+        assert not (state_dir / "postgres" / "data").exists()
+    finally:
+        manager.down(purge=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_down_leaves_processes_it_did_not_start_alone() -> None:
+    state_dir = make_state_dir("covenant-foreign-")
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:
+        manager = StackManager(stack_config(state_dir, engines=["kafka"]))
+        assert manager.down() == []
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""covenant.redact: passwords never leave the process in clear."""
+
+from __future__ import annotations
+
+import pytest
+
+from covenant.redact import MASK, redact_url
+
+
+def test_mask_is_three_stars() -> None:
+    assert MASK == "***"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://user:s3cret@db.example:5432/app",
+            "postgresql://user:***@db.example:5432/app",
+        ),
+        ("postgresql://user:s3cret@db/app", "postgresql://user:***@db/app"),
+        (
+            "https://admin:hunter2@grafana:3000/api/health?x=1#frag",
+            "https://admin:***@grafana:3000/api/health?x=1#frag",
+        ),
+        ("postgresql://u:p%40ss%2Fw@db/x", "postgresql://u:***@db/x"),
+        ("postgresql://u:p@ss@db/x", "postgresql://u:***@db/x"),
+        ("http://:only-password@host:80/", "http://:***@host:80/"),
+    ],
+)
+def test_password_is_masked(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://loki:3100",
+        "http://127.0.0.1:9090/-/ready",
+        "postgresql://user@db:5432/app",
+        "postgresql:///app?host=/run/postgresql",
+        "https://grafana.example/api/health",
+    ],
+)
+def test_url_without_password_is_unchanged(url: str) -> None:
+    assert redact_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://u:pw@[::1]:8080/x", "http://u:***@[::1]:8080/x"),
+        ("postgresql://u:pw@[2001:db8::5]/db", "postgresql://u:***@[2001:db8::5]/db"),
+    ],
+)
+def test_ipv6_host_keeps_its_brackets(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_ipv6_without_password_is_unchanged() -> None:
+    assert redact_url("http://[::1]:9090/metrics") == "http://[::1]:9090/metrics"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "not a url",
+        "127.0.0.1:9092",
+        "kafka-1:9092,kafka-2:9092",
+        "tok-secret",
+        "http://[::1",  # urlsplit refuses it: returned as is
+    ],
+)
+def test_non_urls_are_returned_unchanged(text: str) -> None:
+    assert redact_url(text) == text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # libpq multi-host URI: a valid PostgreSQL connection string.
+        "postgresql://u:hunter2@db1:5432,db2:5432/app",
+        # A typo in the port must not turn redaction into a crash.
+        "postgresql://u:hunter2@db:99999/app",
+    ],
+)
+def test_redaction_never_raises_and_still_masks(url: str) -> None:
+    redacted = redact_url(url)
+    assert "hunter2" not in redacted
+    assert MASK in redacted
+
+
+def test_password_in_query_string_is_masked() -> None:
+    # libpq accepts the password as a query parameter too.
+    redacted = redact_url("postgresql://u@db:5432/app?sslmode=disable&password=hunter2")
+    assert "hunter2" not in redacted
+    assert "sslmode=disable" in redacted
