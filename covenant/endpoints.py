@@ -8,7 +8,7 @@ configured, and /health leaves them out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from covenant.config import ENGINE_NAMES, CovenantConfig
@@ -34,9 +34,10 @@ class Endpoint:
     """One engine's address. ``target`` may hold credentials: never log it, use ``display``."""
 
     name: str
-    target: str
+    target: str = field(repr=False)
     source: Literal["config", "stack"]
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def probe(self) -> ProbeKind:
@@ -59,6 +60,7 @@ def resolve_endpoints(config: CovenantConfig) -> dict[str, Endpoint]:
         engine_config = getattr(config.engines, name)
         configured: str | None
         token: str | None = None
+        basic_auth: tuple[str, str] | None = None
         if name == "postgres":
             url = config.engines.postgres.url
             configured = url.get_secret_value() if url else None
@@ -67,8 +69,15 @@ def resolve_endpoints(config: CovenantConfig) -> dict[str, Endpoint]:
         else:
             configured = engine_config.url
             token = engine_config.token.get_secret_value() if engine_config.token else None
+            token = token or None
+            if engine_config.username:
+                password = engine_config.password
+                basic_auth = (
+                    engine_config.username,
+                    password.get_secret_value() if password else "",
+                )
         if configured:
-            found[name] = Endpoint(name, configured.rstrip("/"), "config", token)
+            found[name] = Endpoint(name, configured.rstrip("/"), "config", token, basic_auth)
         elif name in stack.engines:
             found[name] = Endpoint(name, stack.engines[name].url, "stack")
     return found

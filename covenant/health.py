@@ -60,7 +60,8 @@ async def _probe_kafka(endpoint: Endpoint, timeout: float) -> None:
 async def _probe_http(endpoint: Endpoint, timeout: float) -> None:
     headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else {}
     url = endpoint.target + READY_PATHS.get(endpoint.name, "/")
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+    auth = httpx.BasicAuth(*endpoint.basic_auth) if endpoint.basic_auth else None
+    async with httpx.AsyncClient(timeout=timeout, headers=headers, auth=auth) as client:
         response = await client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code} from {READY_PATHS.get(endpoint.name)}")

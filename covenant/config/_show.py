@@ -13,7 +13,10 @@ from covenant.redact import MASK, redact_url
 
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
-        return redact_url(value.get_secret_value()) if "://" in value.get_secret_value() else MASK
+        secret = value.get_secret_value()
+        if not secret:
+            return ""
+        return redact_url(secret) if "://" in secret else MASK
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

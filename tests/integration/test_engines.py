@@ -18,7 +18,9 @@ from tests.integration.conftest import RunningStack
 def test_postgres_sql_round_trip(stack: RunningStack) -> None:
     marker = uuid.uuid4().hex
     with psycopg.connect(stack.url("postgres"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS it_round_trip (id text PRIMARY KEY, at timestamptz)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS it_round_trip (id text PRIMARY KEY, at timestamptz)"
+        )
         conn.execute("INSERT INTO it_round_trip VALUES (%s, now())", (marker,))
         row = conn.execute("SELECT id FROM it_round_trip WHERE id = %s", (marker,)).fetchone()
         database = conn.execute("SELECT current_database()").fetchone()

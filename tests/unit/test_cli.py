@@ -147,9 +147,7 @@ def test_missing_variable_in_covenant_yaml_exits_2(tmp_path: Path) -> None:
 
 
 def test_invalid_env_override_exits_2(tmp_path: Path) -> None:
-    result = _covenant(
-        "config", "show", cwd=tmp_path, env=_env(COVENANT_SERVER__PORT="not-a-port")
-    )
+    result = _covenant("config", "show", cwd=tmp_path, env=_env(COVENANT_SERVER__PORT="not-a-port"))
     assert result.returncode == 2
     assert "COVENANT_SERVER__PORT" in result.stderr
     assert "server.port" in result.stderr

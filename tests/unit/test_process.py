@@ -36,9 +36,10 @@ def spawned(tmp_path: Path) -> Iterator[Spawner]:
 
     yield start
     for child in children:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-        child.wait(timeout=10)
+        if child.poll() is None:  # only a child not yet reaped: its pid cannot be recycled
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=10)
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
