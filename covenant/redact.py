@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
 
 __all__ = ["MASK", "redact_url"]
 
 MASK = "***"
 
+# scheme://user:password@host...  (password up to the last '@' before the path)
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/:@?#]*):(?P<secret>[^/?#]*)@")
+# libpq and friends also accept credentials as query parameters.
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|token|access_token|api_key|apikey|secret)=)[^&#]*",
+    re.IGNORECASE,
+)
+
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``.
+    """Return ``url`` with passwords and secret query parameters replaced by ``***``.
 
     ``postgresql://user:s3cret@host/db`` -> ``postgresql://user:***@host/db``.
-    Strings that are not URLs are returned unchanged.
+    Works on URLs that ``urllib`` cannot parse (several hosts, bad ports) and
+    never raises; strings that are not URLs come back unchanged.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:{MASK}@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    redacted = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", redacted)

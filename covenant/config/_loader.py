@@ -5,7 +5,8 @@
 - ``${VAR}`` and ``${VAR:-default}`` in string values of the file are replaced
   from the environment; ``$${`` writes a literal ``${``.
 - ``COVENANT_SECTION__KEY=value`` overrides ``section.key`` (``__`` nests);
-  values are read as YAML scalars, so ``8080`` is a number and ``true`` a bool.
+  a value is converted to the key's type (``8080`` for a port, ``true`` for a
+  flag), ``[a, b]`` is a list, and an empty value means unset.
 - Every error names where the bad value came from (``file:line`` or the
   environment variable), its key path, and what was expected.
 """
@@ -94,12 +95,17 @@ def _env_overrides(env: Mapping[str, str]) -> list[tuple[KeyPath, Any, str]]:
         if not all(key_path):
             raise ConfigError("malformed override name (empty key between '__')", location=name)
         raw = env[name]
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, dict | list) and not raw.lstrip().startswith(("{", "[")):
-            value = raw
+        value: Any = raw
+        if not raw.strip():
+            value = None
+        elif raw.lstrip().startswith(("[", "{")):
+            # Lists and mappings as YAML flow: COVENANT_STACK__ENGINES=[postgres, kafka]
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"invalid YAML flow value: {exc}", location=name) from None
+        # Scalars stay strings: the typed model converts "8080" to a number where a
+        # number is expected, and an all-digit password stays a password.
         overrides.append((key_path, value, name))
     return overrides
 
@@ -180,7 +186,7 @@ def load_config(
             override = next(
                 (origins[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origins),
                 None,
-            )
+            ) or next((o for path, o in origins.items() if path[: len(loc)] == loc), None)
             location = override or doc.location_of(loc)
             secret = any(word in str(part).lower() for part in loc for word in _SECRET_WORDS)
             problems.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from collections.abc import Iterator
@@ -154,6 +155,15 @@ def test_non_200_answer_is_down_and_token_is_sent(
     assert "HTTP 500" in engine["error"]
     assert broken_grafana.requests == [("/api/health", "Bearer tok-secret")]
     assert "tok-secret" not in response.text
+
+
+def test_basic_auth_is_sent(config: CovenantConfig, loki: FakeEngine) -> None:
+    endpoint = Endpoint("loki", loki.url, "config", basic_auth=("reader", "basic-secret"))
+    response = _get_health(config, {"loki": endpoint})
+    assert response.status_code == 200
+    expected = "Basic " + base64.b64encode(b"reader:basic-secret").decode()
+    assert loki.requests == [("/ready", expected)]
+    assert "basic-secret" not in response.text
 
 
 def test_no_engines_is_healthy(config: CovenantConfig) -> None:

@@ -396,3 +396,19 @@ def test_render_config_masks_a_multi_host_postgres_url() -> None:
     text = render_config(config)
     assert "hunter2" not in text
     assert "***" in text
+
+
+def test_all_digit_secret_from_the_environment_stays_a_string() -> None:
+    from covenant.config import load_config
+
+    config = load_config(
+        environ={
+            "COVENANT_ENGINES__GRAFANA__PASSWORD": "12345",
+            "COVENANT_STACK__ENGINES": "[postgres, kafka]",
+            "COVENANT_SERVER__PORT": "9001",
+        }
+    )
+    assert config.engines.grafana.password is not None
+    assert config.engines.grafana.password.get_secret_value() == "12345"
+    assert config.stack.engines == ("postgres", "kafka")
+    assert config.server.port == 9001
