@@ -26,6 +26,9 @@ READY_PATHS: dict[str, str] = {
     "postgres_exporter": "/metrics",
     "loki": "/ready",
     "grafana": "/api/health",
+    "baml_extractor": "/health",
+    "elixir_processor": "/health",
+    "hono_api": "/health",
 }
 
 

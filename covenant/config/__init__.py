@@ -3,6 +3,8 @@
 from covenant.config._loader import ENV_PREFIX, load_config, resolve_config_path
 from covenant.config._model import (
     ENGINE_NAMES,
+    INFRA_ENGINES,
+    REFERENCE_SERVICES,
     STACK_ENGINES,
     CovenantConfig,
     EnginesConfig,
@@ -17,6 +19,8 @@ from covenant.config._show import render_config
 __all__ = [
     "ENGINE_NAMES",
     "ENV_PREFIX",
+    "INFRA_ENGINES",
+    "REFERENCE_SERVICES",
     "STACK_ENGINES",
     "CovenantConfig",
     "EnginesConfig",

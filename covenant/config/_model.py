@@ -15,6 +15,8 @@ from covenant.redact import redact_url
 
 __all__ = [
     "ENGINE_NAMES",
+    "INFRA_ENGINES",
+    "REFERENCE_SERVICES",
     "CovenantConfig",
     "EnginesConfig",
     "HttpEngineConfig",
@@ -25,16 +27,24 @@ __all__ = [
     "StackEngineName",
 ]
 
-StackEngineName = Literal["postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"]
-STACK_ENGINES: tuple[StackEngineName, ...] = (
+InfraEngineName = Literal["postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"]
+ReferenceServiceName = Literal["baml_extractor", "elixir_processor", "hono_api"]
+StackEngineName = InfraEngineName | ReferenceServiceName
+INFRA_ENGINES: tuple[InfraEngineName, ...] = (
     "postgres",
     "kafka",
     "prometheus",
     "alertmanager",
     "postgres_exporter",
 )
-#: Every engine Covenant can talk to, in display order.
-ENGINE_NAMES: tuple[str, ...] = (*STACK_ENGINES, "loki", "grafana")
+#: The system under test (reference/), in start order: each needs the one before.
+REFERENCE_SERVICES: tuple[ReferenceServiceName, ...] = (
+    "baml_extractor",
+    "elixir_processor",
+    "hono_api",
+)
+STACK_ENGINES: tuple[StackEngineName, ...] = (*INFRA_ENGINES, *REFERENCE_SERVICES)
+ENGINE_NAMES: tuple[str, ...] = (*INFRA_ENGINES, "loki", "grafana")
 
 
 class _Strict(BaseModel):
@@ -88,13 +98,17 @@ class StackConfig(_Strict):
         default=Path(".covenant"),
         description="Where the local stack keeps data, logs and generated config.",
     )
-    engines: tuple[StackEngineName, ...] = STACK_ENGINES
+    engines: tuple[StackEngineName, ...] = INFRA_ENGINES
     ready_timeout_s: float = Field(default=60.0, gt=0)
     stop_timeout_s: float = Field(default=15.0, gt=0)
     install_missing_packages: bool = Field(
         default=True, description="apt-get install missing Debian packages when root."
     )
     scrape_interval_s: int = Field(default=5, ge=1, le=300)
+    provider_states: bool = Field(
+        default=True,
+        description="Mount the reference services' Pact provider-state endpoints.",
+    )
 
 
 class CovenantConfig(_Strict):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from covenant.config import CovenantConfig
+from covenant.config import REFERENCE_SERVICES, CovenantConfig
 from covenant.endpoints import Endpoint
 from covenant.errors import EngineError
 from covenant.stack._packages import postgres_bindir
+from covenant.stack._reference import reference_command
 from observability import assets
 
 __all__ = ["ENGINES", "Engine", "StackContext"]
@@ -303,6 +304,14 @@ class PrometheusEngine(Engine):
                     "static_configs": [{"targets": [self._hp(ctx, "postgres_exporter")]}],
                 }
             )
+        for service in REFERENCE_SERVICES:
+            if service in ctx.ports:
+                scrape.append(
+                    {
+                        "job_name": service.replace("_", "-"),
+                        "static_configs": [{"targets": [self._hp(ctx, service)]}],
+                    }
+                )
         document: dict[str, object] = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in assets.prometheus_rule_files()],
@@ -341,6 +350,32 @@ class PrometheusEngine(Engine):
         ]
 
 
+class ReferenceServiceEngine(Engine):
+    """One reference service; its dependencies' addresses come from the stack."""
+
+    def __init__(self, name: str, upstream: tuple[tuple[str, str], ...]) -> None:
+        self.name = name
+        #: (environment variable, engine) pairs: the addresses this service calls.
+        self.upstream = upstream
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        return reference_command(self.name)
+
+    def env(self, ctx: StackContext) -> dict[str, str]:
+        env = {
+            "HOST": "127.0.0.1",
+            "PORT": str(ctx.ports[self.name]),
+            "PACT_PROVIDER_STATES": "true" if ctx.config.stack.provider_states else "false",
+        }
+        for variable, engine in self.upstream:
+            if engine not in ctx.ports:
+                raise EngineError(self.name, f"needs {engine}, which is not in stack.engines")
+            env[variable] = ctx.url(engine)
+        # Never inherit a fault switch from the caller's environment.
+        env["COVENANT_FAULT"] = ""
+        return env
+
+
 #: Start order: dependencies first.
 ENGINES: dict[str, Engine] = {
     engine.name: engine
@@ -350,5 +385,17 @@ ENGINES: dict[str, Engine] = {
         AlertmanagerEngine(),
         PostgresExporterEngine(),
         PrometheusEngine(),
+        ReferenceServiceEngine("baml_extractor", ()),
+        ReferenceServiceEngine(
+            "elixir_processor", (("DATABASE_URL", "postgres"), ("BAML_URL", "baml_extractor"))
+        ),
+        ReferenceServiceEngine(
+            "hono_api",
+            (
+                ("DATABASE_URL", "postgres"),
+                ("PROCESSOR_URL", "elixir_processor"),
+                ("KAFKA_BROKERS", "kafka"),
+            ),
+        ),
     )
 }

@@ -1,0 +1,1 @@
+"""The event worker: consumes pipeline messages from Kafka (reference system)."""

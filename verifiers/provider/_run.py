@@ -1,0 +1,204 @@
+"""Drive pact-python's Verifier against a running provider.
+
+The Pact verifier (Rust, through pact-python's FFI) replays each interaction;
+this module chooses the pacts, wires the provider-state and message endpoints
+of the reference convention (``reference/API.md``), and turns the verifier's
+JSON results into typed outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pact.types import Message
+
+from covenant.errors import CovenantError, ErrorKind
+from covenant.redact import redact_url
+from verifiers.provider._model import InteractionOutcome, Mismatch, VerifyOptions, VerifyResult
+
+__all__ = ["ProviderUnreachable", "pacts_for_provider", "verify_provider"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class ProviderUnreachable(CovenantError):
+    kind = ErrorKind.UNREACHABLE
+
+
+def _load_pact(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CovenantError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}", kind=ErrorKind.USAGE
+        ) from None
+    except OSError as exc:
+        raise CovenantError(f"{path}: cannot read: {exc.strerror}", kind=ErrorKind.USAGE) from None
+    if not isinstance(document, dict) or not isinstance(document.get("provider"), dict):
+        raise CovenantError(
+            f"{path}: not a pact (no provider.name at the top level)", kind=ErrorKind.USAGE
+        )
+    return document
+
+
+def pacts_for_provider(pacts_dir: Path, provider: str) -> list[Path]:
+    """The pact files in ``pacts_dir`` whose provider is ``provider``."""
+    if not pacts_dir.is_dir():
+        raise CovenantError(f"{pacts_dir}: no such directory of pacts", kind=ErrorKind.USAGE)
+    found = [
+        path
+        for path in sorted(pacts_dir.glob("*.json"))
+        if _load_pact(path)["provider"].get("name") == provider
+    ]
+    if not found:
+        raise CovenantError(f"{pacts_dir}: no pact has provider '{provider}'", kind=ErrorKind.USAGE)
+    return found
+
+
+def _has_messages(paths: list[Path]) -> bool:
+    return any(
+        str(i.get("type", "")).startswith("Asynchronous/Messages")
+        for path in paths
+        for i in _load_pact(path).get("interactions", [])
+    )
+
+
+def _check_reachable(options: VerifyOptions) -> None:
+    try:
+        httpx.get(options.base_url, timeout=min(options.request_timeout_s, 5.0))
+    except httpx.TransportError as exc:
+        raise ProviderUnreachable(
+            f"provider '{options.provider}' is not reachable at "
+            f"{redact_url(options.base_url)}: {exc or type(exc).__name__}"
+        ) from None
+
+
+def _message_producer(options: VerifyOptions) -> Callable[..., Message]:
+    """Ask the provider for the message its real producer code builds for a description."""
+    url = options.base_url.rstrip("/") + options.messages_path
+
+    def produce(name: str, metadata: dict[str, Any] | None = None) -> Message:
+        response = httpx.post(
+            url, json={"description": name, "metadata": metadata or {}}, timeout=10
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"{url} answered {response.status_code} for message '{name}': {response.text[:200]}"
+            )
+        answer = response.json()
+        message_metadata = answer.get("metadata") or {}
+        return Message(
+            contents=json.dumps(answer.get("contents")).encode(),
+            metadata=message_metadata,
+            content_type=message_metadata.get("contentType", "application/json"),
+        )
+
+    return produce
+
+
+def _mismatches(raw: dict[str, Any] | None) -> tuple[Mismatch, ...]:
+    if not raw:
+        return ()
+    if raw.get("type") == "error":
+        return (Mismatch("Error", None, str(raw.get("message", "error"))),)
+    found = []
+    for item in raw.get("mismatches", []):
+        expected, actual = item.get("expected"), item.get("actual")
+        found.append(
+            Mismatch(
+                kind=str(item.get("type", "Mismatch")),
+                path=item.get("path") or item.get("key"),
+                message=str(item.get("mismatch", "")),
+                expected=None if expected is None else str(expected),
+                actual=None if actual is None else str(actual),
+            )
+        )
+    return tuple(found)
+
+
+def _outcomes(results: dict[str, Any]) -> tuple[InteractionOutcome, ...]:
+    outcomes = []
+    for item in results.get("interactionResults", []):
+        mismatch = item.get("mismatch")
+        outcomes.append(
+            InteractionOutcome(
+                consumer=str(item.get("consumer", "?")),
+                description=str(item.get("description", "?")),
+                states=tuple(str(s) for s in item.get("providerStates", [])),
+                passed=item.get("result") == "Success" or (not mismatch and "result" not in item),
+                pending=bool(item.get("pending")),
+                duration=str(item.get("duration", "")),
+                mismatches=_mismatches(mismatch),
+                error=None,
+            )
+        )
+    return tuple(outcomes)
+
+
+def verify_provider(options: VerifyOptions) -> VerifyResult:
+    """Verify ``options.provider`` at ``options.base_url``; raise only for usage or reachability."""
+    from pact import Verifier  # the FFI loads a native library; only when verifying
+
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
+    sources: list[Path] = []
+    if options.broker_url is None:
+        if options.pacts_dir is None:
+            raise CovenantError("give --pacts DIR or --broker URL", kind=ErrorKind.USAGE)
+        sources = pacts_for_provider(options.pacts_dir, options.provider)
+    _check_reachable(options)
+
+    base = options.base_url.rstrip("/")
+    host = urlsplit(base).hostname or "localhost"
+    verifier = (
+        Verifier(options.provider, host=host)
+        .add_transport(url=base)
+        .state_handler(base + options.state_path, teardown=True, body=True)
+        .set_request_timeout(int(options.request_timeout_s * 1000))
+        .set_coloured_output(enabled=False)
+    )
+    if options.broker_url is not None:
+        selectors = verifier.broker_source(
+            options.broker_url, token=options.broker_token, selector=True
+        )
+        selectors.include_pending()
+        selectors.consumer_version(main_branch=True)
+        selectors.consumer_version(deployed_or_released=True)
+        if options.provider_branch:
+            selectors.provider_branch(options.provider_branch)
+        verifier = selectors.build()
+        verifier.message_handler(_message_producer(options))
+    else:
+        for path in sources:
+            verifier.add_source(path)
+        if _has_messages(sources):
+            verifier.message_handler(_message_producer(options))
+    if options.publish:
+        if not options.provider_version:
+            raise CovenantError("--publish needs --version", kind=ErrorKind.USAGE)
+        verifier.set_publish_options(options.provider_version, branch=options.provider_branch)
+
+    started = time.perf_counter()
+    try:
+        verifier.verify()
+    except Exception as exc:  # the verifier raises on any failed interaction
+        failure: Exception | None = exc
+    else:
+        failure = None
+    seconds = time.perf_counter() - started
+    results = verifier.results
+    outcomes = _outcomes(results)
+    if failure is not None and not outcomes:
+        raise CovenantError(
+            f"the Pact verifier failed before verifying anything: {failure}",
+            kind=ErrorKind.ENGINE,
+        )
+    output = _ANSI.sub("", "\n".join(results.get("output", [])))
+    return VerifyResult(options.provider, redact_url(base), outcomes, seconds, output)
