@@ -4,20 +4,28 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PACT_DO_NOT_TRACK := true
 
-.PHONY: help setup system python demo test lint typecheck unit integration stack-down clean
+.PHONY: help setup system python reference pacts demo test lint typecheck unit integration stack-down clean
 
 help:
 	@echo "make demo   - set up, start the local stack, serve covenant, show every engine healthy"
 	@echo "make test   - set up, then ruff, mypy and the whole pytest suite (unit + integration)"
+	@echo "make pacts  - regenerate contracts/pacts/ from the consumer tests"
 	@echo "make lint | typecheck | unit | integration | stack-down | clean"
 
-setup: system python
+setup: system python reference
 
 system:
 	@bash scripts/setup-system.sh
 
 python:
 	@VENV=$(VENV) bash scripts/setup-python.sh
+
+reference: system
+	@bash scripts/setup-reference.sh
+
+# Re-run the consumer tests and write their pacts to contracts/pacts/ (review the diff).
+pacts: setup
+	COVENANT_UPDATE_PACTS=1 $(BIN)/pytest contracts/consumers -q
 
 demo: setup
 	$(BIN)/covenant demo

@@ -16,6 +16,12 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000404"
 RFC3339 = "yyyy-MM-dd'T'HH:mm:ss.SSSX"
 
 EVENT_STATE: dict[str, object] = {"id": EVENT_ID, "title": "Pact Summit", "city": "Berlin"}
+#: A second event in the same city, so "similar" has something to return.
+SIMILAR_STATE: dict[str, object] = {
+    "id": "7a2d3b5f-9c8e-4d2f-8a3b-4c6e8f0b2d31",
+    "title": "Contract Testing Night",
+    "city": "Berlin",
+}
 
 
 def summary() -> dict[str, Any]:
@@ -148,13 +154,14 @@ def test_similar_events(pact_dir: Path) -> None:
     (
         pact.upon_receiving("a request for events similar to an event")
         .given("an event with id {id} exists", EVENT_STATE)
+        .given("an event with id {id} exists", SIMILAR_STATE)
         .with_request("GET", f"/api/events/{EVENT_ID}/similar")
         .will_respond_with(200)
-        .with_body({"items": match.type([])}, content_type="application/json")
+        .with_body({"items": match.each_like(summary())}, content_type="application/json")
     )
     with pact.serve() as server:
         similar = EventsClient(str(server.url)).similar(EVENT_ID)
-    assert similar == []
+    assert similar[0].city == "Berlin"
     pact.write_file(pact_dir, overwrite=False)
 
 

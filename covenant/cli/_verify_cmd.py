@@ -54,6 +54,9 @@ def verify(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Per-request timeout in seconds.")
     ] = 10.0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print the Pact verifier's own report.")
+    ] = False,
 ) -> None:
     """Replay every pact of PROVIDER against it and report each interaction.
 
@@ -87,6 +90,8 @@ def verify(
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_text(render_junit(result), encoding="utf-8")
+    if verbose or not result.passed:
+        out.print(result.output, markup=False, highlight=False)
     lines = render_summary_lines(result)
     colour = "green" if result.passed else "red"
     out.print(f"[{colour}]{escape(lines[0])}[/]", markup=True, soft_wrap=True)

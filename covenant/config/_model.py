@@ -98,7 +98,7 @@ class StackConfig(_Strict):
         default=Path(".covenant"),
         description="Where the local stack keeps data, logs and generated config.",
     )
-    engines: tuple[StackEngineName, ...] = INFRA_ENGINES
+    engines: tuple[StackEngineName, ...] = STACK_ENGINES
     ready_timeout_s: float = Field(default=60.0, gt=0)
     stop_timeout_s: float = Field(default=15.0, gt=0)
     install_missing_packages: bool = Field(

@@ -207,5 +207,18 @@ class StackManager:
             rows.append(EngineStatus(name, endpoint.display, record.pid, running, health))
         return rows
 
+    def launch_spec(self, name: str, port: int) -> tuple[list[str], dict[str, str]]:
+        """argv and environment to run another instance of ``name`` on ``port``,
+        wired to the running stack's engines (tests start broken variants this way)."""
+        state = load_state(self.state_dir)
+        ctx = StackContext(
+            config=self.config,
+            state_dir=self.state_dir,
+            ports={n: r.port for n, r in state.engines.items()},
+        )
+        ctx.ports[name] = port
+        engine = ENGINES[name]
+        return engine.argv(ctx), engine.env(ctx)
+
     def log_path(self, name: str) -> Path:
         return self.state_dir / "logs" / f"{name}.log"

@@ -14,6 +14,7 @@ import pytest
 from covenant.config import CovenantConfig
 from covenant.endpoints import Endpoint, resolve_endpoints
 from covenant.stack.manager import StackManager
+from covenant.stack.state import load_state
 
 
 def make_state_dir(prefix: str) -> Path:
@@ -42,7 +43,8 @@ class RunningStack:
         return resolve_endpoints(self.config)
 
     def url(self, engine: str) -> str:
-        return self.endpoints()[engine].target
+        """Address of an engine or reference service, as recorded by the stack."""
+        return load_state(self.state_dir).engines[engine].url
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from covenant.app import create_app
+from covenant.config import STACK_ENGINES
 from covenant.stack._process import is_alive
 from covenant.stack.manager import StackManager
 from covenant.stack.state import load_state
@@ -26,7 +27,7 @@ def test_up_twice_is_a_no_op(stack: RunningStack) -> None:
     StackManager(stack.config, report=messages.append).up()
     after = {name: rec.pid for name, rec in load_state(stack.state_dir).engines.items()}
     assert after == before
-    assert set(before) == {"postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"}
+    assert set(before) == set(STACK_ENGINES)
     assert all("already running" in m for m in messages), messages
 
 

@@ -8,11 +8,14 @@ JSON results into typed outcomes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -133,7 +136,7 @@ def _outcomes(results: dict[str, Any]) -> tuple[InteractionOutcome, ...]:
                 consumer=str(item.get("consumer", "?")),
                 description=str(item.get("description", "?")),
                 states=tuple(str(s) for s in item.get("providerStates", [])),
-                passed=item.get("result") == "Success" or (not mismatch and "result" not in item),
+                passed=item.get("result") in ("OK", "Success") and not mismatch,
                 pending=bool(item.get("pending")),
                 duration=str(item.get("duration", "")),
                 mismatches=_mismatches(mismatch),
@@ -141,6 +144,25 @@ def _outcomes(results: dict[str, Any]) -> tuple[InteractionOutcome, ...]:
             )
         )
     return tuple(outcomes)
+
+
+@contextlib.contextmanager
+def _native_output_captured() -> Iterator[None]:
+    """The Rust verifier prints its report straight to file descriptor 1, and the
+    message relay logs each request to 2; keep both out of our output (the
+    report is in ``results["output"]``, shown on request)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile() as sink:
+        for fd in saved:
+            os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def verify_provider(options: VerifyOptions) -> VerifyResult:
@@ -186,12 +208,12 @@ def verify_provider(options: VerifyOptions) -> VerifyResult:
         verifier.set_publish_options(options.provider_version, branch=options.provider_branch)
 
     started = time.perf_counter()
-    try:
-        verifier.verify()
-    except Exception as exc:  # the verifier raises on any failed interaction
-        failure: Exception | None = exc
-    else:
-        failure = None
+    failure: Exception | None = None
+    with _native_output_captured():
+        try:
+            verifier.verify()
+        except Exception as exc:  # the verifier raises on any failed interaction
+            failure = exc
     seconds = time.perf_counter() - started
     results = verifier.results
     outcomes = _outcomes(results)
