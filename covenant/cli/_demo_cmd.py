@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from covenant.app import BackgroundServer, create_app
+from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
 from covenant.cli._stack_cmd import _progress
-from covenant.stack._ports import port_is_free
-from covenant.stack.manager import StackManager
+from covenant.config import REFERENCE_SERVICES
+from covenant.stack.state import load_state
+
+STEPS = 3
 
 
-def demo(ctx: typer.Context) -> None:
-    """Bring the local stack up, serve the API and show that every engine is healthy.
+def _step(number: int, title: str) -> None:
+    err.print(f"[bold]{number}/{STEPS}[/] {escape(title)}", markup=True)
 
-    Exit 0 when /health reports every engine up, 1 otherwise. The stack keeps
-    running afterwards (`covenant stack down` stops it).
-    """
-    config = state(ctx).config()
-    err.print("[bold]1/2[/] local stack", markup=True)
-    StackManager(config, report=_progress).up()
 
-    err.print("[bold]2/2[/] covenant serve /health", markup=True)
-    port = config.server.port if port_is_free(config.server.port) else 0
-    with BackgroundServer(create_app(config), config.server.host, port) as server:
-        response = httpx.get(server.url + "/health", timeout=30)
-        body = response.json()
-    table = Table(title=f"GET {server.url}/health -> {response.status_code}", title_justify="left")
+def _verify_reference_services(state_dir: Path) -> bool:
+    """Verify every reference provider of the stack against the committed pacts."""
+    from verifiers.provider import VerifyOptions, render_summary_lines, verify_provider
+
+    state = load_state(state_dir)
+    all_passed = True
+    for service in REFERENCE_SERVICES:
+        record = state.engines.get(service)
+        if record is None:
+            continue
+        provider = service.replace("_", "-")
+        result = verify_provider(VerifyOptions(provider, record.url, pacts_dir=PACTS_DIR))
+        lines = render_summary_lines(result)
+        colour = "green" if result.passed else "red"
+        out.print(f"[{colour}]{escape(lines[0])}[/]", markup=True, soft_wrap=True)
+        for line in lines[1:]:
+            out.print(line, markup=False, soft_wrap=True)
+        all_passed = all_passed and result.passed
+    return all_passed
+
+
+def _health_table(url: str, status: int, body: dict[str, object]) -> Table:
+    table = Table(title=f"GET {url}/health -> {status}", title_justify="left")
     for column in ("engine", "status", "url", "latency", "error"):
         table.add_column(column, overflow="fold")
-    for engine in body["engines"]:
+    for engine in body["engines"]:  # type: ignore[attr-defined]
         colour = "green" if engine["status"] == "up" else "red"
         table.add_row(
             engine["engine"],
@@ -40,8 +55,41 @@ def demo(ctx: typer.Context) -> None:
             f"{engine['latency_ms']:.0f} ms",
             engine["error"] or "",
         )
-    out.print(table)
-    if response.status_code != 200:
-        err.print("[red]some engines are unhealthy[/]", markup=True)
+    return table
+
+
+def demo(ctx: typer.Context) -> None:
+    """Bring the local stack up, verify every reference service's pacts, serve the API
+    and show that every engine is healthy.
+
+    Exit 0 when every provider verifies and /health reports every engine up, 1
+    otherwise. The stack keeps running afterwards (`covenant stack down` stops it).
+    """
+    import httpx
+
+    from covenant.app import BackgroundServer, create_app
+    from covenant.stack._ports import port_is_free
+    from covenant.stack.manager import StackManager
+
+    config = state(ctx).config()
+    _step(1, "local stack: engines and reference services")
+    manager = StackManager(config, report=_progress)
+    manager.up()
+
+    _step(2, "provider verification against contracts/pacts")
+    verified = _verify_reference_services(manager.state_dir)
+
+    _step(3, "covenant serve /health")
+    port = config.server.port if port_is_free(config.server.port) else 0
+    with BackgroundServer(create_app(config), config.server.host, port) as server:
+        response = httpx.get(server.url + "/health", timeout=30)
+    out.print(_health_table(server.url, response.status_code, response.json()))
+
+    healthy = response.status_code == 200
+    if not (verified and healthy):
+        problems = [p for p, ok in (("verification", verified), ("health", healthy)) if not ok]
+        err.print(f"[red]failed: {', '.join(problems)}[/]", markup=True)
         raise typer.Exit(1)
-    out.print("every engine is healthy; `covenant stack down` stops the stack")
+    out.print(
+        "every provider verified and every engine healthy; `covenant stack down` stops the stack"
+    )

@@ -7,9 +7,7 @@ import signal
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from covenant.app import create_app
 from covenant.cli._common import state
 
 
@@ -25,6 +23,10 @@ def serve(
     SIGTERM or Ctrl-C shut it down gracefully: in-flight requests finish
     within server.shutdown_timeout_s.
     """
+    import uvicorn  # heavy imports only for the command that needs them
+
+    from covenant.app import create_app
+
     context = state(ctx)
     if host is not None:
         context.overrides["server.host"] = host

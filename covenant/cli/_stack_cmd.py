@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._common import err, out, state
-from covenant.stack.manager import EngineStatus, StackManager
+
+if TYPE_CHECKING:
+    from covenant.stack.manager import EngineStatus, StackManager
 
 app = typer.Typer(
     help=(
@@ -23,6 +25,16 @@ app = typer.Typer(
 
 def _progress(message: str) -> None:
     err.print(f"[dim]stack[/] {escape(message)}", markup=True, soft_wrap=True)
+
+
+def _manager(ctx: typer.Context, *, report: bool = True) -> StackManager:
+    from covenant.stack.manager import StackManager
+
+    return StackManager(state(ctx).config(), report=_progress if report else _silent)
+
+
+def _silent(_: str) -> None:
+    return None
 
 
 def status_table(rows: list[EngineStatus]) -> Table:
@@ -55,7 +67,7 @@ def up(ctx: typer.Context) -> None:
     Missing Debian packages are installed when running as root; otherwise the
     command names them. Engines that died are started again on their old ports.
     """
-    manager = StackManager(state(ctx).config(), report=_progress)
+    manager = _manager(ctx)
     manager.up()
     out.print(status_table(manager.status()))
 
@@ -68,7 +80,7 @@ def down(
     ] = False,
 ) -> None:
     """Stop the engines this stack started; data is kept unless --purge."""
-    manager = StackManager(state(ctx).config(), report=_progress)
+    manager = _manager(ctx)
     stopped = manager.down(purge=purge)
     out.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
 
@@ -79,7 +91,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Each engine with its URL, pid and health. Exit 0 when all are healthy, else 1."""
-    rows = StackManager(state(ctx).config()).status()
+    rows = _manager(ctx, report=False).status()
     if as_json:
         out.print_json(
             json.dumps(

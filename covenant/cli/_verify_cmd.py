@@ -13,7 +13,6 @@ from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
 from covenant.errors import CovenantError, ErrorKind
 from covenant.stack.state import load_state
-from verifiers.provider import VerifyOptions, render_junit, render_summary_lines, verify_provider
 
 
 def _stack_url(provider: str, state_dir: Path) -> str | None:
@@ -63,6 +62,13 @@ def verify(
     Exit codes: 0 verified, 1 a mismatch, 2 usage or configuration error,
     3 provider unreachable.
     """
+    from verifiers.provider import (
+        VerifyOptions,
+        render_junit,
+        render_summary_lines,
+        verify_provider,
+    )
+
     config = state(ctx).config()
     if pacts is not None and broker is not None:
         raise CovenantError("give --pacts or --broker, not both", kind=ErrorKind.USAGE)

@@ -65,6 +65,9 @@ def test_every_reference_provider_verifies_green(stack: RunningStack, provider: 
     assert result.passed, "\n".join(
         f"{o.description}: {[m.describe() for m in o.mismatches]}" for o in result.failed
     )
+    # Provider states are torn down: verification leaves the service healthy.
+    health = httpx.get(f"{stack.url(provider.replace('-', '_'))}/health", timeout=5)
+    assert health.status_code == 200, health.text
 
 
 # (service, fault, the interaction that must fail, what its report must name)

@@ -146,14 +146,14 @@ async function applyState(
     return { id };
   }
 
-  // The processor states persist until another processor state is set
-  // (teardown leaves them as they are).
+  // "the processor is down" lasts for one interaction: its teardown restores
+  // the real processor, so a verification never leaves the service degraded.
   if (state === "the processor is available") {
     if (action === "setup") ctx.processor.forcedDown = false;
     return {};
   }
   if (state === "the processor is down") {
-    if (action === "setup") ctx.processor.forcedDown = true;
+    ctx.processor.forcedDown = action === "setup";
     return {};
   }
   return null;
