@@ -29,6 +29,7 @@ READY_PATHS: dict[str, str] = {
     "baml_extractor": "/health",
     "elixir_processor": "/health",
     "hono_api": "/health",
+    "event_worker": "/health",
 }
 
 

@@ -38,3 +38,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS events_city_idx ON events (lower(city));
 CREATE INDEX IF NOT EXISTS speakers_event_idx ON speakers (event_id);
 CREATE INDEX IF NOT EXISTS companies_event_idx ON companies (event_id);
+
+-- Written by the event worker for every event.scraped message it stores.
+CREATE TABLE IF NOT EXISTS pipeline_events (
+    event_id     uuid PRIMARY KEY,
+    url          text NOT NULL,
+    source       text NOT NULL,
+    requested_at timestamptz NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    trace_id     text,
+    run_id       text
+);
+
+CREATE INDEX IF NOT EXISTS pipeline_events_run_idx ON pipeline_events (run_id);

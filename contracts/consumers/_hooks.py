@@ -62,3 +62,23 @@ def elixir_extractor_client(base_url: str, function: str, arguments: dict[str, A
             json.dumps(arguments),
         ]
     )
+
+
+def hono_message_handler(
+    topic: str, value: str | bytes | None, metadata: dict[str, object]
+) -> None:
+    """Pass a message through hono-api's real handler; raise when it rejects it."""
+    text = value.decode() if isinstance(value, bytes) else (value or "")
+    argv = [
+        "node",
+        str(REFERENCE / "hono-api" / "dist" / "tools" / "handle-message.js"),
+        "--topic",
+        topic,
+        "--value",
+        text,
+        "--metadata",
+        json.dumps(metadata),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"hono-api rejected the {topic} message:\n{done.stdout}{done.stderr}")

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 InfraEngineName = Literal["postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"]
-ReferenceServiceName = Literal["baml_extractor", "elixir_processor", "hono_api"]
+ReferenceServiceName = Literal["baml_extractor", "elixir_processor", "hono_api", "event_worker"]
 StackEngineName = InfraEngineName | ReferenceServiceName
 INFRA_ENGINES: tuple[InfraEngineName, ...] = (
     "postgres",
@@ -42,6 +42,7 @@ REFERENCE_SERVICES: tuple[ReferenceServiceName, ...] = (
     "baml_extractor",
     "elixir_processor",
     "hono_api",
+    "event_worker",
 )
 STACK_ENGINES: tuple[StackEngineName, ...] = (*INFRA_ENGINES, *REFERENCE_SERVICES)
 ENGINE_NAMES: tuple[str, ...] = (*INFRA_ENGINES, "loki", "grafana")

@@ -397,5 +397,8 @@ ENGINES: dict[str, Engine] = {
                 ("KAFKA_BROKERS", "kafka"),
             ),
         ),
+        ReferenceServiceEngine(
+            "event_worker", (("DATABASE_URL", "postgres"), ("KAFKA_BROKERS", "kafka"))
+        ),
     )
 }

@@ -39,10 +39,15 @@ def _hono(root: Path) -> list[str]:
     return ["node", str(root / "hono-api" / "dist" / "server.js")]
 
 
+def _worker(root: Path) -> list[str]:
+    return [sys.executable, str(root / "event-worker" / "main.py")]
+
+
 REFERENCE_COMMANDS: Mapping[str, Callable[[Path], list[str]]] = {
     "baml_extractor": _baml,
     "elixir_processor": _elixir,
     "hono_api": _hono,
+    "event_worker": _worker,
 }
 
 #: Which built artefact must exist before a service can start, and how to build it.
@@ -50,6 +55,7 @@ _BUILT: Mapping[str, tuple[str, str]] = {
     "elixir_processor": ("elixir-processor/bin/run", "bash reference/elixir-processor/setup.sh"),
     "hono_api": ("hono-api/dist/server.js", "bash reference/hono-api/setup.sh"),
     "baml_extractor": ("baml-extractor/gateway.py", "pip install baml-py"),
+    "event_worker": ("event-worker/main.py", "make setup"),
 }
 
 

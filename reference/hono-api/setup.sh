@@ -23,7 +23,7 @@ fi
 
 stamp_build="dist/.build-stamp"
 needs_build=0
-if [ ! -f "${stamp_build}" ] || [ ! -f dist/server.js ] || [ ! -f dist/tools/call-processor.js ]; then
+if [ ! -f "${stamp_build}" ] || [ ! -f dist/server.js ] || [ ! -f dist/tools/call-processor.js ] || [ ! -f dist/tools/handle-message.js ]; then
   needs_build=1
 elif [ -n "$(find src tsconfig.json package.json package-lock.json -newer "${stamp_build}" -print -quit)" ]; then
   needs_build=1

@@ -10,13 +10,14 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import REPO_ROOT, wait_until
 from tests.integration.conftest import RunningStack
 
-SERVICES = ["hono_api", "elixir_processor", "baml_extractor"]
+SERVICES = ["hono_api", "elixir_processor", "baml_extractor", "event_worker"]
 SAMPLE = REPO_ROOT / "reference" / "baml-extractor" / "samples" / "berlin-ai-summit.html"
 
 
@@ -130,3 +131,38 @@ def test_scrape_forwards_to_the_processor_and_publishes_event_scraped(
     messages = asyncio.run(_scraped_messages(stack.url("kafka"), body["eventId"]))
     assert messages[0]["value"]["url"] == "https://lu.ma/covenant-it"  # type: ignore[index]
     assert str(messages[0]["traceparent"]).startswith("00-")
+
+
+def _metric(base: str, name: str, labels: str) -> float:
+    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
+        if line.startswith(f"{name}{{") and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_worker_stores_scraped_events_and_hono_api_reads_event_processed(
+    stack: RunningStack,
+) -> None:
+    """hono-api -> event.scraped -> event-worker -> row + event.processed -> hono-api."""
+    worker, hono = stack.url("event_worker"), stack.url("hono_api")
+    processed_before = _metric(hono, "hono_events_processed_total", 'status="stored"')
+    stored_before = _metric(worker, "event_worker_messages_total", 'outcome="stored"')
+    event_ids: list[str] = []
+
+    def round_trip() -> bool:
+        # hono-api's consumer group may still be joining (it starts at the latest
+        # offset), so keep scraping until one event.processed comes back.
+        answer = httpx.post(
+            f"{hono}/api/scrape/luma", json={"url": "https://lu.ma/covenant-pipeline"}, timeout=10
+        )
+        assert answer.status_code == 202, answer.text
+        event_ids.append(answer.json()["eventId"])
+        return _metric(hono, "hono_events_processed_total", 'status="stored"') > processed_before
+
+    wait_until(round_trip, timeout=90, interval=3, what="event.processed to reach hono-api")
+    assert _metric(worker, "event_worker_messages_total", 'outcome="stored"') > stored_before
+    with psycopg.connect(stack.url("postgres")) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM pipeline_events WHERE event_id = ANY(%s::uuid[])", (event_ids,)
+        ).fetchone()
+    assert rows is not None and rows[0] >= 1

@@ -18,7 +18,7 @@ from tests.conftest import wait_until
 from tests.integration.conftest import RunningStack
 from verifiers.provider import VerifyOptions, VerifyResult, verify_provider
 
-PROVIDERS = ["baml-extractor", "elixir-processor", "hono-api"]
+PROVIDERS = ["baml-extractor", "elixir-processor", "hono-api", "event-worker"]
 
 
 def _verify(provider: str, base_url: str) -> VerifyResult:
@@ -86,6 +86,7 @@ BROKEN = [
         "422",
     ),
     ("baml-extractor", "missing-endpoint", "a request to score an extracted event", "404"),
+    ("event-worker", "renamed-field", "an event.processed message", "eventId"),
 ]
 
 

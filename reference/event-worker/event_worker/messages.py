@@ -12,9 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["EVENT_SCRAPED_TOPIC", "InvalidMessage", "ScrapedEvent", "parse_event_scraped"]
+__all__ = [
+    "EVENT_PROCESSED_TOPIC",
+    "EVENT_SCRAPED_TOPIC",
+    "RUN_ID_HEADER",
+    "InvalidMessage",
+    "OutgoingMessage",
+    "ScrapedEvent",
+    "build_event_processed",
+    "parse_event_scraped",
+]
 
 EVENT_SCRAPED_TOPIC = "event.scraped"
+EVENT_PROCESSED_TOPIC = "event.processed"
+#: Synthetic checks tag their traffic with this header (and ``runId`` in the value).
+RUN_ID_HEADER = "covenant-run-id"
 
 
 class InvalidMessage(ValueError):
@@ -28,6 +40,7 @@ class ScrapedEvent:
     requested_at: datetime
     source: str
     traceparent: str | None
+    run_id: str | None = None
 
 
 def parse_event_scraped(value: bytes | str | None, metadata: Mapping[str, object]) -> ScrapedEvent:
@@ -54,10 +67,46 @@ def parse_event_scraped(value: bytes | str | None, metadata: Mapping[str, object
     if requested_at.tzinfo is None:
         raise InvalidMessage("requestedAt has no time zone")
     traceparent = metadata.get("traceparent")
+    run_id = metadata.get(RUN_ID_HEADER) or payload.get("runId")
     return ScrapedEvent(
         event_id=event_id,
         url=url,
         requested_at=requested_at,
         source=source,
         traceparent=str(traceparent) if traceparent else None,
+        run_id=str(run_id) if run_id else None,
     )
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: str
+    value: dict[str, object]
+    headers: dict[str, str]
+
+    def encoded_headers(self) -> list[tuple[str, bytes]]:
+        return [(k, v.encode()) for k, v in self.headers.items()]
+
+
+def build_event_processed(
+    event: ScrapedEvent, processed_at: datetime, *, renamed_field: bool = False
+) -> OutgoingMessage:
+    """The ``event.processed`` message sent once an event is stored.
+
+    ``renamed_field`` is the deliberately broken variant Covenant's tests use.
+    """
+    value: dict[str, object] = {
+        "eventId": str(event.event_id),
+        "status": "stored",
+        "processedAt": processed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "runId": event.run_id,
+    }
+    if renamed_field:
+        value["event_id"] = value.pop("eventId")
+    headers = {"content-type": "application/json"}
+    if event.traceparent:
+        headers["traceparent"] = event.traceparent
+    if event.run_id:
+        headers[RUN_ID_HEADER] = event.run_id
+    return OutgoingMessage(EVENT_PROCESSED_TOPIC, str(event.event_id), value, headers)

@@ -55,7 +55,8 @@ export function toPactMessage(message: EventScrapedMessage): {
   };
 }
 
-function kafkaLogCreator() {
+/** kafkajs log lines as our JSON log lines (component "kafka"). */
+export function kafkaLogCreator() {
   const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
     [logLevel.NOTHING]: "debug",
     // kafkajs reports every retry as an error; the outcome is logged by publish()
@@ -109,21 +110,8 @@ export class EventPublisher {
 
   private async ensureTopic(): Promise<void> {
     if (this.topicReady) return;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = await admin.listTopics();
-      if (!topics.includes(EVENT_SCRAPED_TOPIC)) {
-        await admin.createTopics({
-          topics: [{ topic: EVENT_SCRAPED_TOPIC, numPartitions: 1, replicationFactor: 1 }],
-          waitForLeaders: true,
-        });
-        logger.info("kafka topic created", { topic: EVENT_SCRAPED_TOPIC });
-      }
-      this.topicReady = true;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    await ensureTopic(this.kafka, EVENT_SCRAPED_TOPIC);
+    this.topicReady = true;
   }
 
   private getProducer(): Promise<Producer> {
@@ -194,6 +182,24 @@ export class EventPublisher {
       this.producer = null;
       await p.disconnect().catch(() => undefined);
     }
+  }
+}
+
+/** Creates `topic` (1 partition, replication 1) with the admin client when it is missing. */
+export async function ensureTopic(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: true,
+      });
+      logger.info("kafka topic created", { topic });
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 

@@ -31,7 +31,19 @@ function clean(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function log(
+  level: Level,
+  msg: string,
+  fields: Record<string, unknown> = {},
+  out: NodeJS.WritableStream = process.stdout,
+): void {
   const { trace_id, ...rest } = fields;
   const line = {
     ts: new Date().toISOString(),
@@ -48,12 +60,17 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
   } catch {
     text = JSON.stringify({ ts: line.ts, level, service: SERVICE_NAME, msg: line.msg, trace_id: line.trace_id });
   }
-  process.stdout.write(text + "\n");
+  out.write(text + "\n");
 }
 
-export const logger = {
-  debug: (msg: string, fields?: Record<string, unknown>) => log("debug", msg, fields),
-  info: (msg: string, fields?: Record<string, unknown>) => log("info", msg, fields),
-  warn: (msg: string, fields?: Record<string, unknown>) => log("warn", msg, fields),
-  error: (msg: string, fields?: Record<string, unknown>) => log("error", msg, fields),
-};
+/** A logger writing JSON lines to `out` (stdout for the server; stderr for the hooks). */
+export function createLogger(out: NodeJS.WritableStream = process.stdout): Logger {
+  return {
+    debug: (msg, fields) => log("debug", msg, fields, out),
+    info: (msg, fields) => log("info", msg, fields, out),
+    warn: (msg, fields) => log("warn", msg, fields, out),
+    error: (msg, fields) => log("error", msg, fields, out),
+  };
+}
+
+export const logger: Logger = createLogger(process.stdout);

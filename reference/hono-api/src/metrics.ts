@@ -1,6 +1,22 @@
 // Prometheus metrics (prom-client).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** `hono_events_processed_total{status}`: event.processed messages handled, by status ("stored", "invalid"). */
+export function createEventsProcessedCounter(registry: Registry) {
+  const counter = new Counter({
+    name: "hono_events_processed_total",
+    help: "event.processed messages consumed, by status (the message's status, or 'invalid' when rejected)",
+    labelNames: ["status"] as const,
+    registers: [registry],
+  });
+  // both series exist (at 0) before the first message
+  counter.inc({ status: "stored" }, 0);
+  counter.inc({ status: "invalid" }, 0);
+  return counter;
+}
+
+export type EventsProcessedCounter = ReturnType<typeof createEventsProcessedCounter>;
+
 export function createMetrics() {
   const registry = new Registry();
   registry.setDefaultLabels({ service: "hono-api" });
@@ -30,7 +46,8 @@ export function createMetrics() {
     labelNames: ["topic", "result"] as const,
     registers: [registry],
   });
-  return { registry, httpRequests, httpDuration, processorCalls, kafkaMessages };
+  const eventsProcessed = createEventsProcessedCounter(registry);
+  return { registry, httpRequests, httpDuration, processorCalls, kafkaMessages, eventsProcessed };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

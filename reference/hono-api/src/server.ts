@@ -9,6 +9,7 @@ import { applySchema, createPool } from "./db.js";
 import { EventPublisher, errMessage, parseBrokers } from "./events-kafka.js";
 import { logger, redact } from "./logger.js";
 import { createMetrics } from "./metrics.js";
+import { EventProcessedConsumer } from "./processed-consumer.js";
 import { ProcessorClient } from "./processor-client.js";
 
 /** reference/hono-api (dist/.. when compiled) */
@@ -64,6 +65,9 @@ async function main(): Promise<void> {
   const publisher = brokers.length > 0 ? new EventPublisher(brokers) : null;
   if (publisher) void publisher.start();
   const metrics = createMetrics();
+  // event.processed consumer: connects (and retries) in the background, never blocks the HTTP server
+  const consumer = brokers.length > 0 ? new EventProcessedConsumer(brokers, { counter: metrics.eventsProcessed, logger }) : null;
+  consumer?.start();
   const app = createApp({ pool, processor, publisher, metrics, fault, pactStates, version: packageVersion() });
 
   const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
       server.close(() => done());
       server.closeIdleConnections?.();
     });
-    await Promise.allSettled([pool.end(), publisher?.close()]);
+    await Promise.allSettled([pool.end(), publisher?.close(), consumer?.close()]);
     logger.info("stopped");
     process.exit(0);
   };

@@ -1,0 +1,59 @@
+"""Start the event worker: ``python reference/event-worker/main.py``.
+
+Environment: ``DATABASE_URL``, ``KAFKA_BROKERS`` (required); ``HOST``, ``PORT``
+(HTTP: health, metrics), ``PACT_PROVIDER_STATES=true`` (the Pact message
+endpoint), ``COVENANT_FAULT=renamed-field`` (a broken variant for tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import uvicorn
+from event_worker.http import create_app
+from event_worker.logs import log
+from event_worker.store import EventStore
+from event_worker.worker import Settings, Worker, WorkerMetrics
+from prometheus_client import CollectorRegistry
+
+
+async def serve(settings: Settings) -> None:
+    registry = CollectorRegistry()
+    store = EventStore(settings.database_url)
+    await store.open()
+    worker = Worker(settings, store, WorkerMetrics(registry))
+    stopping = asyncio.Event()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, store, worker, registry),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    consuming = asyncio.create_task(worker.run(stopping))
+    log("info", "started", port=settings.port)
+    try:
+        await server.serve()
+    finally:
+        stopping.set()
+        await consuming
+        await store.close()
+        log("info", "stopped")
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)  # uvicorn re-raises; exit 0 after shutdown
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
