@@ -51,7 +51,7 @@ HELP_CASES: list[tuple[tuple[str, ...], str]] = [
     (("stack", "down"), "Stop the engines this stack started"),
     (("stack", "status"), "Each engine with its URL, pid and health."),
     (("serve",), "Serve the HTTP API"),
-    (("demo",), "Bring the local stack up, serve the API"),
+    (("demo",), "Bring the local stack up, verify every reference"),
 ]
 
 
