@@ -49,6 +49,12 @@ def create_app(
         telemetry.http_requests.labels(request.method, template, str(response.status_code)).inc()
         return response
 
+    postgres = find_endpoints().get("postgres")
+    if config.broker.enabled and postgres is not None:
+        from contracts.broker import install_broker
+
+        install_broker(app, config.broker, postgres.target)
+
     @app.get(
         "/health",
         summary="Reachability of every configured engine",

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from covenant import __version__
-from covenant.cli import _config_cmd, _demo_cmd, _serve_cmd, _stack_cmd, _verify_cmd
+from covenant.cli import _config_cmd, _db_cmd, _demo_cmd, _serve_cmd, _stack_cmd, _verify_cmd
 from covenant.cli._common import Context, err
 from covenant.errors import CovenantError, exit_code_for
 
@@ -57,6 +57,7 @@ def root(
 
 app.add_typer(_config_cmd.app, name="config")
 app.add_typer(_stack_cmd.app, name="stack")
+app.add_typer(_db_cmd.app, name="db")
 app.command("serve")(_serve_cmd.serve)
 app.command("verify")(_verify_cmd.verify)
 app.command("demo")(_demo_cmd.demo)

@@ -17,6 +17,7 @@ __all__ = [
     "ENGINE_NAMES",
     "INFRA_ENGINES",
     "REFERENCE_SERVICES",
+    "BrokerConfig",
     "CovenantConfig",
     "EnginesConfig",
     "HttpEngineConfig",
@@ -112,8 +113,32 @@ class StackConfig(_Strict):
     )
 
 
+class BrokerConfig(_Strict):
+    """The built-in Pact Broker served by ``covenant serve``."""
+
+    enabled: bool = True
+    read_write_tokens: tuple[SecretStr, ...] = Field(
+        default=(), description="Bearer tokens allowed to write (publish, record, webhooks)."
+    )
+    read_only_tokens: tuple[SecretStr, ...] = Field(
+        default=(), description="Bearer tokens allowed to read."
+    )
+    allow_anonymous_read: bool = Field(
+        default=True, description="Let requests without a token read."
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted."
+    )
+    public_base_url: str | None = Field(
+        default=None, description="Base URL for HAL links (default: from the request)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+
+
 class CovenantConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerConfig = ServerConfig()
     engines: EnginesConfig = EnginesConfig()
     stack: StackConfig = StackConfig()
+    broker: BrokerConfig = BrokerConfig()

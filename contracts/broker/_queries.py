@@ -1,0 +1,143 @@
+"""Small SQL building blocks shared by the broker's endpoints.
+
+Every function takes the caller's connection, so a publish that creates a
+pacticipant, a version, a branch, tags and a pact runs in the caller's single
+transaction and either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from contracts.broker._web import BrokerError
+
+__all__ = [
+    "Pacticipant",
+    "Version",
+    "add_branch",
+    "add_tag",
+    "ensure_pacticipant",
+    "ensure_version",
+    "find_pacticipant",
+    "find_version",
+    "require_pacticipant",
+    "require_version",
+]
+
+
+@dataclass(frozen=True)
+class Pacticipant:
+    id: int
+    name: str
+    display_name: str | None
+    main_branch: str | None
+    repository_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    pacticipant_id: int
+    number: str
+    build_url: str | None
+    created_at: datetime
+
+
+async def _one(
+    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchone()
+
+
+async def find_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacticipant | None:
+    row = await _one(conn, "SELECT * FROM broker.pacticipants WHERE name = %s", (name,))
+    return Pacticipant(**row) if row else None
+
+
+async def require_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacticipant:
+    found = await find_pacticipant(conn, name)
+    if found is None:
+        raise BrokerError(404, "Not Found", f"no pacticipant named '{name}'")
+    return found
+
+
+async def ensure_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacticipant:
+    """Get or create; safe under concurrent publishers (ON CONFLICT)."""
+    row = await _one(
+        conn,
+        "INSERT INTO broker.pacticipants (name) VALUES (%s) "
+        "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING *",
+        (name,),
+    )
+    assert row is not None
+    return Pacticipant(**row)
+
+
+async def find_version(
+    conn: psycopg.AsyncConnection, pacticipant: Pacticipant, number: str
+) -> Version | None:
+    row = await _one(
+        conn,
+        "SELECT * FROM broker.versions WHERE pacticipant_id = %s AND number = %s",
+        (pacticipant.id, number),
+    )
+    return Version(**row) if row else None
+
+
+async def require_version(
+    conn: psycopg.AsyncConnection, pacticipant: Pacticipant, number: str
+) -> Version:
+    found = await find_version(conn, pacticipant, number)
+    if found is None:
+        raise BrokerError(
+            404, "Not Found", f"no version '{number}' of pacticipant '{pacticipant.name}'"
+        )
+    return found
+
+
+async def ensure_version(
+    conn: psycopg.AsyncConnection,
+    pacticipant: Pacticipant,
+    number: str,
+    build_url: str | None = None,
+) -> Version:
+    row = await _one(
+        conn,
+        "INSERT INTO broker.versions (pacticipant_id, number, build_url) VALUES (%s, %s, %s) "
+        "ON CONFLICT (pacticipant_id, number) DO UPDATE "
+        "SET build_url = COALESCE(EXCLUDED.build_url, broker.versions.build_url) RETURNING *",
+        (pacticipant.id, number, build_url),
+    )
+    assert row is not None
+    return Version(**row)
+
+
+async def add_branch(conn: psycopg.AsyncConnection, version: Version, branch: str) -> None:
+    row = await _one(
+        conn,
+        "INSERT INTO broker.branches (pacticipant_id, name) VALUES (%s, %s) "
+        "ON CONFLICT (pacticipant_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        (version.pacticipant_id, branch),
+    )
+    assert row is not None
+    await conn.execute(
+        "INSERT INTO broker.branch_versions (branch_id, version_id) VALUES (%s, %s) "
+        "ON CONFLICT DO NOTHING",
+        (row["id"], version.id),
+    )
+
+
+async def add_tag(conn: psycopg.AsyncConnection, version: Version, tag: str) -> None:
+    await conn.execute(
+        "INSERT INTO broker.tags (version_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        (version.id, tag),
+    )

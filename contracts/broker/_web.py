@@ -1,0 +1,206 @@
+"""What every broker endpoint shares: errors as problem documents, HAL links,
+token checks, bounded JSON bodies, and the database dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import psycopg
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from contracts.broker._db import BrokerDatabase
+from covenant.config import BrokerConfig
+
+__all__ = [
+    "HAL_JSON",
+    "PROBLEM_JSON",
+    "BrokerContext",
+    "BrokerError",
+    "Reader",
+    "Writer",
+    "hal",
+    "link",
+    "quote_name",
+    "read_json",
+]
+
+HAL_JSON = "application/hal+json"
+PROBLEM_JSON = "application/problem+json"
+
+
+class BrokerError(Exception):
+    """Becomes an RFC 9457 problem document; ``errors`` names what and where."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+    def response(self, request: Request) -> JSONResponse:
+        body: dict[str, Any] = {
+            "type": f"https://covenant.dev/problems/{self.title.lower().replace(' ', '-')}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": request.url.path,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return JSONResponse(
+            body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
+        )
+
+
+@dataclass
+class BrokerContext:
+    """Shared by every endpoint; built once by ``create_broker_router``."""
+
+    config: BrokerConfig
+    database: BrokerDatabase
+    #: Called with (event_name, payload) after a write commits; webhooks listen here.
+    listeners: list[Any] = field(default_factory=list)
+    _ready: bool = False
+    _ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def ensure_ready(self) -> None:
+        """Open the pool and migrate on first use, so the service starts even when
+        PostgreSQL is down and the broker recovers when it comes back."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                await self.database.open()
+            except Exception as exc:
+                raise BrokerError(
+                    503, "Service Unavailable", f"the broker database is unavailable: {exc}"
+                ) from None
+            self._ready = True
+
+    async def emit(self, event: str, payload: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            await listener(event, payload)
+
+
+def context(request: Request) -> BrokerContext:
+    found: BrokerContext = request.app.state.broker
+    return found
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _matches(token: str, candidates: Iterable[Any]) -> bool:
+    # Compare against every candidate without stopping early: constant time per token.
+    found = False
+    for candidate in candidates:
+        found |= hmac.compare_digest(token.encode(), candidate.get_secret_value().encode())
+    return found
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="covenant-broker"'}
+
+
+async def _require(request: Request, *, write: bool) -> BrokerContext:
+    ctx = context(request)
+    config = ctx.config
+    token = _bearer(request)
+    if token is None:
+        if not write and config.allow_anonymous_read:
+            return ctx
+        raise BrokerError(401, "Unauthorized", "a bearer token is required", headers=_CHALLENGE)
+    if _matches(token, config.read_write_tokens):
+        return ctx
+    if _matches(token, config.read_only_tokens):
+        if write:
+            raise BrokerError(403, "Forbidden", "this token may only read")
+        return ctx
+    raise BrokerError(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+
+
+async def _reader(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    ctx = await _require(request, write=False)
+    await ctx.ensure_ready()
+    async with ctx.database.reading() as conn:
+        yield conn
+
+
+async def _writer(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    ctx = await _require(request, write=True)
+    await ctx.ensure_ready()
+    async with ctx.database.transaction() as conn:
+        yield conn
+
+
+#: A connection for reading; authorisation for reading checked.
+Reader = Annotated[psycopg.AsyncConnection, Depends(_reader)]
+#: A connection inside one transaction; authorisation for writing checked.
+Writer = Annotated[psycopg.AsyncConnection, Depends(_writer)]
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, within the configured size limit."""
+    limit = context(request).config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BrokerError(413, "Payload Too Large", f"the body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise BrokerError(413, "Payload Too Large", f"the body exceeds {limit} bytes")
+    if not body:
+        raise BrokerError(400, "Bad Request", "the request body is empty")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BrokerError(
+            400,
+            "Bad Request",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            errors={"body": [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]},
+        ) from None
+    except UnicodeDecodeError:
+        raise BrokerError(400, "Bad Request", "the body is not UTF-8") from None
+
+
+def base_url(request: Request) -> str:
+    configured = context(request).config.public_base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def quote_name(name: str) -> str:
+    return quote(name, safe="")
+
+
+def link(request: Request, path: str, **extra: Any) -> dict[str, Any]:
+    """A HAL link to ``path`` (already URL-encoded) on this broker."""
+    return {"href": base_url(request) + path, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def hal(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=HAL_JSON, headers=headers)

@@ -1,0 +1,55 @@
+"""Mount the broker on a FastAPI application.
+
+The broker speaks the Pact Broker HTTP API (HAL, ``application/hal+json``) so
+the standard Pact tooling works against it. Each resource family lives in its
+own module with its own ``router``; this module only assembles them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from contracts.broker import (
+    _environments,
+    _index,
+    _matrix,
+    _pacticipants,
+    _publish,
+    _verification,
+    _webhooks,
+)
+from contracts.broker._db import BrokerDatabase
+from contracts.broker._web import BrokerContext, BrokerError
+from covenant.config import BrokerConfig
+
+__all__ = ["install_broker"]
+
+ROUTERS = (_index, _publish, _pacticipants, _environments, _verification, _matrix, _webhooks)
+
+
+def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> BrokerContext:
+    """Add the broker's routes to ``app``; the database opens on first use."""
+    context = BrokerContext(config=config, database=BrokerDatabase(database_url))
+    app.state.broker = context
+    for module in ROUTERS:
+        app.include_router(module.router, tags=["broker"])
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(context)
+
+    @app.exception_handler(BrokerError)
+    async def broker_problem(request: Request, exc: BrokerError) -> JSONResponse:
+        return exc.response(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            errors.setdefault(where, []).append(str(error.get("msg")))
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+        return BrokerError(400, "Bad Request", detail, errors=errors).response(request)
+
+    return context
