@@ -1,5 +1,105 @@
-"""Placeholder router; filled in by its owner."""
+"""The index resource: where Pact tooling starts navigating.
 
-from fastapi import APIRouter
+Clients look relations up by name (``pb:publish-contracts``,
+``pb:latest-provider-pacts``, ``pb:latest-version``, ...) and expand templated
+hrefs (``{provider}``, ``{pacticipant}``, ...) with URL-encoded values, so the
+relation names and placeholders are those of the reference Pact Broker. Every
+relation listed here is served by this broker.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from contracts.broker._hal_routing import ReadAccess, broker_router
+from contracts.broker._web import hal, link
+
+router = broker_router()
+
+__all__ = ["RELATIONS", "router"]
+
+#: relation -> (path, title); a path with "{" is templated.
+RELATIONS: dict[str, tuple[str, str]] = {
+    "pb:publish-pact": (
+        "/pacts/provider/{provider}/consumer/{consumer}/version/{consumerApplicationVersion}",
+        "Publish a pact",
+    ),
+    "pb:publish-contracts": ("/contracts/publish", "Publish contracts"),
+    "pb:latest-pact-versions": ("/pacts/latest", "Latest pact versions"),
+    "pb:pacticipants": ("/pacticipants", "Pacticipants"),
+    "pb:pacticipant": ("/pacticipants/{pacticipant}", "Fetch pacticipant by name"),
+    "pb:latest-provider-pacts": ("/pacts/provider/{provider}/latest", "Latest pacts by provider"),
+    "pb:latest-provider-pacts-with-tag": (
+        "/pacts/provider/{provider}/latest/{tag}",
+        "Latest pacts for provider with the specified tag",
+    ),
+    "pb:provider-pacts": (
+        "/pacts/provider/{provider}",
+        "All pact versions for the specified provider",
+    ),
+    "pb:provider-pacts-for-verification": (
+        "/pacts/provider/{provider}/for-verification",
+        "Pact versions to be verified for the specified provider",
+    ),
+    "beta:provider-pacts-for-verification": (
+        "/pacts/provider/{provider}/for-verification",
+        "DEPRECATED - please use pb:provider-pacts-for-verification",
+    ),
+    "pb:latest-version": (
+        "/pacticipants/{pacticipant}/latest-version",
+        "Latest pacticipant version",
+    ),
+    "pb:latest-tagged-version": (
+        "/pacticipants/{pacticipant}/latest-version/{tag}",
+        "Latest pacticipant version with the specified tag",
+    ),
+    "pb:pacticipant-version": (
+        "/pacticipants/{pacticipant}/versions/{version}",
+        "Get, create or delete a pacticipant version",
+    ),
+    "pb:pacticipant-version-tag": (
+        "/pacticipants/{pacticipant}/versions/{version}/tags/{tag}",
+        "Get, create or delete a tag for a pacticipant version",
+    ),
+    "pb:pacticipant-branch": (
+        "/pacticipants/{pacticipant}/branches/{branch}",
+        "Get or delete a pacticipant branch",
+    ),
+    "pb:pacticipant-branch-version": (
+        "/pacticipants/{pacticipant}/branches/{branch}/versions/{version}",
+        "Get or add/create a pacticipant version for a branch",
+    ),
+    "pb:environments": ("/environments", "Environments"),
+    "pb:environment": ("/environments/{uuid}", "Environment"),
+    "pb:can-i-deploy-pacticipant-version-to-environment": (
+        "/can-i-deploy?pacticipant={pacticipant}&version={version}&environment={environment}",
+        "Determine if an application version can be safely deployed to an environment",
+    ),
+    "pb:can-i-deploy-pacticipant-version-to-tag": (
+        "/can-i-deploy?pacticipant={pacticipant}&version={version}&to={tag}",
+        "Determine if an application version can be safely deployed to an environment"
+        " identified by the given tag",
+    ),
+    "pb:can-i-deploy-branch-to-environment": (
+        "/pacticipants/{pacticipant}/branches/{branch}/latest-version/can-i-deploy"
+        "/to-environment/{environment}",
+        "Determine if the latest version of a branch can be safely deployed to an environment",
+    ),
+    "pb:webhooks": ("/webhooks", "Webhooks"),
+    "pb:webhook": ("/webhooks/{uuid}", "Webhook"),
+}
+
+
+@router.get("/")
+async def index(request: Request, _ctx: ReadAccess) -> JSONResponse:
+    links: dict[str, Any] = {"self": link(request, "", title="Index", templated=False)}
+    for relation, (path, title) in RELATIONS.items():
+        links[relation] = link(request, path, title=title, templated="{" in path)
+    links["curies"] = [
+        link(request, "/doc/{rel}?context=index", name=prefix, templated=True)
+        for prefix in ("pb", "beta")
+    ]
+    return hal({"_links": links})

@@ -21,6 +21,7 @@ __all__ = [
     "Version",
     "add_branch",
     "add_tag",
+    "detect_main_branch",
     "ensure_pacticipant",
     "ensure_version",
     "find_pacticipant",
@@ -134,6 +135,23 @@ async def add_branch(conn: psycopg.AsyncConnection, version: Version, branch: st
         "ON CONFLICT DO NOTHING",
         (row["id"], version.id),
     )
+    await detect_main_branch(conn, version.pacticipant_id, branch)
+
+
+#: As the Pact Broker does (``auto_detect_main_branch``): the first of these
+#: branches a pacticipant publishes from becomes its main branch, unless set.
+MAIN_BRANCH_CANDIDATES = ("develop", "main", "master")
+
+
+async def detect_main_branch(
+    conn: psycopg.AsyncConnection, pacticipant_id: int, branch: str
+) -> None:
+    if branch in MAIN_BRANCH_CANDIDATES:
+        await conn.execute(
+            "UPDATE broker.pacticipants SET main_branch = %s, updated_at = now()"
+            " WHERE id = %s AND main_branch IS NULL",
+            (branch, pacticipant_id),
+        )
 
 
 async def add_tag(conn: psycopg.AsyncConnection, version: Version, tag: str) -> None:

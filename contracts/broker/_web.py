@@ -154,10 +154,13 @@ async def _writer(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
         yield conn
 
 
+# scope="function": the transaction commits (and the connection returns to the
+# pool) when the endpoint returns, before the response is sent, so a client that
+# reads right after a write sees it.
 #: A connection for reading; authorisation for reading checked.
-Reader = Annotated[psycopg.AsyncConnection, Depends(_reader)]
+Reader = Annotated[psycopg.AsyncConnection, Depends(_reader, scope="function")]
 #: A connection inside one transaction; authorisation for writing checked.
-Writer = Annotated[psycopg.AsyncConnection, Depends(_writer)]
+Writer = Annotated[psycopg.AsyncConnection, Depends(_writer, scope="function")]
 
 
 async def read_json(request: Request) -> Any:
@@ -184,6 +187,8 @@ async def read_json(request: Request) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise BrokerError(400, "Bad Request", "the body is not UTF-8") from None
+    except RecursionError:
+        raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
 
 
 def base_url(request: Request) -> str:

@@ -1,5 +1,566 @@
-"""Placeholder router; filled in by its owner."""
+"""Webhooks, as the Pact Broker documents them.
 
-from fastapi import APIRouter
+``GET|POST /webhooks``, ``GET|PUT|DELETE /webhooks/{uuid}``,
+``GET /webhooks/{uuid}/deliveries`` (the delivery log) and
+``POST /webhooks/{uuid}/execute`` (send it now, with the latest matching data).
+Delivery itself lives in :mod:`contracts.broker._delivery`.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import uuid as uuid_module
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from fastapi import Query, Request, Response
+from fastapi.responses import JSONResponse
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from contracts.broker._delivery import (
+    EVENT_NAMES,
+    REDACTED,
+    DeliveryWorker,
+    is_secret_name,
+    redact_request,
+    redact_url,
+)
+from contracts.broker._hal_routing import WriteAccess, broker_router
+from contracts.broker._web import (
+    BrokerContext,
+    BrokerError,
+    Reader,
+    Writer,
+    base_url,
+    context,
+    hal,
+    link,
+    quote_name,
+    read_json,
+)
+
+__all__ = ["router", "setup", "worker"]
+
+# Names in paths may contain an encoded "/" (see _hal_routing).
+router = broker_router()
+
+METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS")
+DEFAULT_EVENT = "contract_content_changed"
+
+
+def worker(ctx: BrokerContext) -> DeliveryWorker:
+    """The delivery worker ``setup`` attached to this broker."""
+    for listener in ctx.listeners:
+        owner = getattr(listener, "__self__", None)
+        if isinstance(owner, DeliveryWorker):
+            return owner
+    raise BrokerError(503, "Service Unavailable", "webhook delivery is not set up")
+
+
+def setup(ctx: BrokerContext) -> None:
+    """Listen for broker events; retry pending deliveries once the database opens."""
+    delivery = DeliveryWorker(ctx)
+    ctx.listeners.append(delivery.on_event)
+    database = ctx.database
+    opener = database.open
+
+    async def open_then_recover() -> list[str]:
+        applied = await opener()
+        delivery.spawn(delivery.recover())
+        return applied
+
+    # The broker opens its pool lazily on the first request (see
+    # BrokerContext.ensure_ready); that is this process's "startup".
+    database.open = open_then_recover  # type: ignore[method-assign]
+
+
+# -- validation -----------------------------------------------------------------
+
+
+def _headers(value: Any, errors: dict[str, list[str]]) -> dict[str, str]:
+    """An object of name -> value, or the pact-broker CLI's list of "Name: value"."""
+    if value is None:
+        return {}
+    found: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        for name, header in value.items():
+            if not isinstance(header, str | int | float) or isinstance(header, bool):
+                errors.setdefault(f"request.headers.{name}", []).append("must be a string")
+                continue
+            found[str(name)] = str(header)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            name, sep, header = item.partition(":") if isinstance(item, str) else ("", "", "")
+            if not sep or not name.strip():
+                errors.setdefault(f"request.headers[{index}]", []).append(
+                    "must be a string 'Name: value'"
+                )
+                continue
+            found[name.strip()] = header.strip()
+    else:
+        errors.setdefault("request.headers", []).append("must be an object of name: value")
+    for name in found:
+        if not name or any(c in name for c in " \t\r\n:") or not name.isascii():
+            errors.setdefault(f"request.headers.{name}", []).append("is not a valid header name")
+    for name, header in found.items():
+        if "\n" in header or "\r" in header:
+            errors.setdefault(f"request.headers.{name}", []).append("must be one line")
+    return found
+
+
+def _url(value: Any, errors: dict[str, list[str]]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        errors.setdefault("request.url", []).append("is required: an absolute http(s) URL")
+        return ""
+    url = value.strip()
+    if url.startswith("${pactbroker.") and url.endswith("}"):
+        return url  # the whole URL is a template parameter, e.g. ${pactbroker.pactUrl}
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        errors.setdefault("request.url", []).append(f"is not a valid URL: {exc}")
+        return url
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.setdefault("request.url", []).append(
+            "must be an absolute http:// or https:// URL with a host"
+        )
+    if any(c in url for c in " \t\r\n"):
+        errors.setdefault("request.url", []).append("must not contain whitespace")
+    return url
+
+
+def _optional_string(value: Any, where: str, errors: dict[str, list[str]]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(where, []).append("must be a string")
+        return None
+    return value
+
+
+def _pacticipant(value: Any, where: str, errors: dict[str, list[str]]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        errors.setdefault(where, []).append('must be an object like {"name": "..."}')
+        return None
+    name = value.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors.setdefault(f"{where}.name", []).append("is required: a pacticipant name")
+        return None
+    return name
+
+
+def validate(body: Any) -> dict[str, Any]:
+    """The webhook a request body describes, or a 400 naming every problem."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(body, Mapping):
+        raise BrokerError(400, "Bad Request", "the body must be a JSON object")
+    description = _optional_string(body.get("description"), "description", errors)
+
+    events_spec = body.get("events")
+    events: list[str] = []
+    if events_spec is None:
+        events = [DEFAULT_EVENT]
+    elif not isinstance(events_spec, list) or not events_spec:
+        errors.setdefault("events", []).append('must be a non-empty array of {"name": ...}')
+    else:
+        for index, event in enumerate(events_spec):
+            name = event.get("name") if isinstance(event, Mapping) else None
+            if name not in EVENT_NAMES:
+                errors.setdefault(f"events[{index}].name", []).append(
+                    f"must be one of {', '.join(EVENT_NAMES)}"
+                )
+            elif name not in events:
+                events.append(str(name))
+
+    request: dict[str, Any] = {}
+    spec = body.get("request")
+    if not isinstance(spec, Mapping):
+        errors.setdefault("request", []).append("is required: an object with method and url")
+    else:
+        method = spec.get("method") or "POST"  # the pact-broker CLI sends null without -X
+        if not isinstance(method, str) or method.upper() not in METHODS:
+            errors.setdefault("request.method", []).append(f"must be one of {', '.join(METHODS)}")
+        else:
+            request["method"] = method.upper()
+        request["url"] = _url(spec.get("url"), errors)
+        headers = _headers(spec.get("headers"), errors)
+        if headers:
+            request["headers"] = headers
+        if "body" in spec and spec["body"] is not None:
+            request["body"] = spec["body"]
+        for key in ("username", "password"):
+            value = _optional_string(spec.get(key), f"request.{key}", errors)
+            if value is not None:
+                request[key] = value
+
+    consumer = _pacticipant(body.get("consumer"), "consumer", errors)
+    provider = _pacticipant(body.get("provider"), "provider", errors)
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        errors.setdefault("enabled", []).append("must be true or false")
+    if errors:
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+        raise BrokerError(400, "Bad Request", f"invalid webhook: {detail}", errors=errors)
+    return {
+        "description": description,
+        "events": events,
+        "request": request,
+        "consumer_name": consumer,
+        "provider_name": provider,
+        "enabled": enabled,
+    }
+
+
+async def _check_pacticipants(conn: psycopg.AsyncConnection, webhook: Mapping[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for role in ("consumer", "provider"):
+        name = webhook[f"{role}_name"]
+        if name is None:
+            continue
+        cur = await conn.execute("SELECT 1 FROM broker.pacticipants WHERE name = %s", (name,))
+        if await cur.fetchone() is None:
+            errors[f"{role}.name"] = [f"no pacticipant named '{name}'"]
+    if errors:
+        detail = "; ".join(f"{k}: {v[0]}" for k, v in errors.items())
+        raise BrokerError(400, "Bad Request", f"invalid webhook: {detail}", errors=errors)
+
+
+def _keep_secrets(new: dict[str, Any], old: Mapping[str, Any]) -> None:
+    """A PUT of what GET showed keeps the stored secrets instead of '**********'."""
+    old_url = old.get("url")
+    if isinstance(old_url, str) and old_url != new.get("url") == redact_url(old_url):
+        new["url"] = old_url
+    old_headers = {k.lower(): v for k, v in (old.get("headers") or {}).items()}
+    headers = new.get("headers") or {}
+    for name, value in headers.items():
+        if value == REDACTED and is_secret_name(name) and name.lower() in old_headers:
+            headers[name] = old_headers[name.lower()]
+    if new.get("password") == REDACTED and old.get("password") is not None:
+        new["password"] = old["password"]
+
+
+# -- representation ---------------------------------------------------------------
+
+
+def _title(row: Mapping[str, Any]) -> str:
+    if row.get("description"):
+        return str(row["description"])
+    scope = []
+    if row.get("consumer_name"):
+        scope.append(f"consumer {row['consumer_name']}")
+    if row.get("provider_name"):
+        scope.append(f"provider {row['provider_name']}")
+    return "Webhook for " + (" and ".join(scope) if scope else "all pacticipants")
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    text: str = value.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def represent(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
+    uuid = str(row["id"])
+    body: dict[str, Any] = {
+        "uuid": uuid,
+        "description": row["description"],
+        "enabled": row["enabled"],
+        "events": [{"name": name} for name in row["events"]],
+        "request": redact_request(row["request"]),
+        "createdAt": _iso(row["created_at"]),
+        "updatedAt": _iso(row["updated_at"]),
+    }
+    links: dict[str, Any] = {
+        "self": link(request, f"/webhooks/{uuid}", title=_title(row)),
+        "pb:execute": link(
+            request,
+            f"/webhooks/{uuid}/execute",
+            title="Test the execution of the webhook by sending a POST request to this URL",
+        ),
+        "pb:deliveries": link(
+            request, f"/webhooks/{uuid}/deliveries", title="Deliveries of this webhook"
+        ),
+        "pb:webhooks": link(request, "/webhooks", title="All webhooks"),
+    }
+    for role in ("consumer", "provider"):
+        name = row[f"{role}_name"]
+        if name is not None:
+            body[role] = {"name": name}
+            links[f"pb:{role}"] = link(
+                request, f"/pacticipants/{quote_name(name)}", title=role.title(), name=name
+            )
+    if row["consumer_name"] is not None and row["provider_name"] is not None:
+        links["pb:pact-webhooks"] = link(
+            request,
+            f"/webhooks/provider/{quote_name(row['provider_name'])}"
+            f"/consumer/{quote_name(row['consumer_name'])}",
+            title="All webhooks for this consumer and provider",
+        )
+    body["_links"] = links
+    return body
+
+
+def _parse_uuid(value: str) -> uuid_module.UUID:
+    try:
+        return uuid_module.UUID(value)
+    except ValueError:
+        raise BrokerError(404, "Not Found", f"no webhook with uuid '{value}'") from None
+
+
+async def _find(conn: psycopg.AsyncConnection, value: str) -> dict[str, Any]:
+    found = await _find_optional(conn, _parse_uuid(value))
+    if found is None:
+        raise BrokerError(404, "Not Found", f"no webhook with uuid '{value}'")
+    return found
+
+
+async def _find_optional(
+    conn: psycopg.AsyncConnection, uuid: uuid_module.UUID, *, lock: bool = False
+) -> dict[str, Any] | None:
+    query = "SELECT * FROM broker.webhooks WHERE id = %s"
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query + " FOR UPDATE" if lock else query, (uuid,))
+        return await cur.fetchone()
+
+
+async def _upsert(
+    conn: psycopg.AsyncConnection, uuid: uuid_module.UUID, webhook: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "INSERT INTO broker.webhooks"
+            " (id, description, consumer_name, provider_name, events, request, enabled)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET description = EXCLUDED.description,"
+            " consumer_name = EXCLUDED.consumer_name, provider_name = EXCLUDED.provider_name,"
+            " events = EXCLUDED.events, request = EXCLUDED.request,"
+            " enabled = EXCLUDED.enabled, updated_at = now()"
+            " RETURNING *, (xmax = 0) AS created",
+            (
+                uuid,
+                webhook["description"],
+                webhook["consumer_name"],
+                webhook["provider_name"],
+                webhook["events"],
+                Jsonb(webhook["request"]),
+                webhook["enabled"],
+            ),
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row, bool(row.pop("created"))
+
+
+# -- endpoints --------------------------------------------------------------------
+
+
+async def _listing(
+    request: Request,
+    conn: psycopg.AsyncConnection,
+    *,
+    consumer: str | None = None,
+    provider: str | None = None,
+) -> JSONResponse:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT * FROM broker.webhooks"
+            " WHERE (%s::text IS NULL OR consumer_name = %s)"
+            " AND (%s::text IS NULL OR provider_name = %s)"
+            " ORDER BY created_at, id",
+            (consumer, consumer, provider, provider),
+        )
+        rows = await cur.fetchall()
+    entries = [
+        link(request, f"/webhooks/{row['id']}", title=_title(row), name=row["description"])
+        for row in rows
+    ]
+    here = "/webhooks"
+    if provider is not None:
+        here += f"/provider/{quote_name(provider)}"
+    if consumer is not None:
+        here += f"/consumer/{quote_name(consumer)}"
+    return hal(
+        {
+            "_links": {
+                "self": link(request, here, title="Webhooks"),
+                "pb:create": link(request, here, title="POST to create a webhook"),
+                "pb:webhooks": entries,
+            },
+            "_embedded": {"webhooks": [represent(request, row) for row in rows]},
+        }
+    )
+
+
+async def _create(
+    request: Request,
+    conn: psycopg.AsyncConnection,
+    *,
+    consumer: str | None = None,
+    provider: str | None = None,
+) -> JSONResponse:
+    body = await read_json(request)
+    if consumer is not None and provider is not None and isinstance(body, dict):
+        # The pair's collection decides the pair: the body's names do not matter.
+        body = {k: v for k, v in body.items() if k not in ("consumer", "provider")}
+    webhook = validate(body)
+    # A scoped collection (/webhooks/provider/{p}[/consumer/{c}]) sets the scope itself.
+    for role, name in (("consumer", consumer), ("provider", provider)):
+        if name is None:
+            continue
+        found = await conn.execute("SELECT 1 FROM broker.pacticipants WHERE name = %s", (name,))
+        if await found.fetchone() is None:
+            raise BrokerError(404, "Not Found", f"no pacticipant named '{name}'")
+        webhook[f"{role}_name"] = name
+    await _check_pacticipants(conn, webhook)
+    row, _ = await _upsert(conn, uuid_module.uuid4(), webhook)
+    body = represent(request, row)
+    return hal(body, 201, headers={"Location": body["_links"]["self"]["href"]})
+
+
+# The scoped collections come first: "/webhooks/provider/x" is never a webhook uuid.
+
+
+@router.get("/webhooks/provider/{provider}/consumer/{consumer}", summary="Webhooks of a pair")
+async def list_pair_webhooks(
+    request: Request, provider: str, consumer: str, conn: Reader
+) -> JSONResponse:
+    return await _listing(request, conn, consumer=consumer, provider=provider)
+
+
+@router.post(
+    "/webhooks/provider/{provider}/consumer/{consumer}",
+    status_code=201,
+    summary="Create a webhook for a consumer and provider",
+)
+async def create_pair_webhook(
+    request: Request, provider: str, consumer: str, conn: Writer
+) -> JSONResponse:
+    return await _create(request, conn, consumer=consumer, provider=provider)
+
+
+@router.get("/webhooks/provider/{provider}", summary="Webhooks of a provider")
+async def list_provider_webhooks(request: Request, provider: str, conn: Reader) -> JSONResponse:
+    return await _listing(request, conn, provider=provider)
+
+
+@router.post(
+    "/webhooks/provider/{provider}", status_code=201, summary="Create a webhook for a provider"
+)
+async def create_provider_webhook(request: Request, provider: str, conn: Writer) -> JSONResponse:
+    return await _create(request, conn, provider=provider)
+
+
+@router.get("/webhooks/consumer/{consumer}", summary="Webhooks of a consumer")
+async def list_consumer_webhooks(request: Request, consumer: str, conn: Reader) -> JSONResponse:
+    return await _listing(request, conn, consumer=consumer)
+
+
+@router.post(
+    "/webhooks/consumer/{consumer}", status_code=201, summary="Create a webhook for a consumer"
+)
+async def create_consumer_webhook(request: Request, consumer: str, conn: Writer) -> JSONResponse:
+    return await _create(request, conn, consumer=consumer)
+
+
+@router.get("/webhooks", summary="All webhooks")
+async def list_webhooks(request: Request, conn: Reader) -> JSONResponse:
+    return await _listing(request, conn)
+
+
+@router.post("/webhooks", status_code=201, summary="Create a webhook")
+async def create_webhook(request: Request, conn: Writer) -> JSONResponse:
+    return await _create(request, conn)
+
+
+@router.get("/webhooks/{uuid}", summary="One webhook")
+async def get_webhook(request: Request, uuid: str, conn: Reader) -> JSONResponse:
+    return hal(represent(request, await _find(conn, uuid)))
+
+
+@router.put("/webhooks/{uuid}", summary="Create or replace a webhook with this uuid")
+async def put_webhook(request: Request, uuid: str, conn: Writer) -> JSONResponse:
+    parsed = _parse_uuid(uuid)
+    webhook = validate(await read_json(request))
+    await _check_pacticipants(conn, webhook)
+    existing = await _find_optional(conn, parsed, lock=True)
+    if existing is not None:
+        _keep_secrets(webhook["request"], existing["request"])
+    row, created = await _upsert(conn, parsed, webhook)
+    body = represent(request, row)
+    headers = {"Location": body["_links"]["self"]["href"]} if created else None
+    return hal(body, 201 if created else 200, headers=headers)
+
+
+@router.delete("/webhooks/{uuid}", status_code=204, summary="Delete a webhook")
+async def delete_webhook(uuid: str, conn: Writer) -> Response:
+    cur = await conn.execute(
+        "DELETE FROM broker.webhooks WHERE id = %s RETURNING id", (_parse_uuid(uuid),)
+    )
+    if await cur.fetchone() is None:
+        raise BrokerError(404, "Not Found", f"no webhook with uuid '{uuid}'")
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{uuid}/deliveries", summary="The delivery log of a webhook")
+async def list_deliveries(
+    request: Request,
+    uuid: str,
+    conn: Reader,
+    size: int = Query(100, ge=1, le=1000, description="How many of the latest deliveries."),
+) -> JSONResponse:
+    hook = await _find(conn, uuid)
+    max_attempts = context(request).config.webhook_retries + 1
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT * FROM broker.webhook_deliveries WHERE webhook_id = %s"
+            " ORDER BY id DESC LIMIT %s",
+            (hook["id"], size),
+        )
+        rows = await cur.fetchall()
+    deliveries = [
+        {
+            "id": row["id"],
+            "eventName": row["event_name"],
+            "triggerType": row["trigger_type"],
+            "request": row["request_description"],
+            "status": row["status"],
+            "attemptsMade": row["attempts"],
+            "attemptsRemaining": (
+                max(0, max_attempts - row["attempts"]) if row["status"] == "pending" else 0
+            ),
+            "responseStatus": row["response_status"],
+            "triggeredAt": _iso(row["created_at"]),
+            "updatedAt": _iso(row["updated_at"]),
+            "logs": row["logs"],
+        }
+        for row in rows
+    ]
+    return hal(
+        {
+            "_links": {
+                "self": link(request, f"/webhooks/{hook['id']}/deliveries", title="Deliveries"),
+                "pb:webhook": link(request, f"/webhooks/{hook['id']}", title=_title(hook)),
+            },
+            "_embedded": {"deliveries": deliveries},
+        }
+    )
+
+
+@router.post("/webhooks/{uuid}/execute", summary="Send the webhook now with the latest data")
+async def execute_webhook(request: Request, uuid: str, ctx: WriteAccess) -> JSONResponse:
+    # WriteAccess: the token is checked, but no connection is held during the attempt.
+    async with ctx.database.reading() as conn:
+        hook = await _find(conn, uuid)
+    outcome = await worker(ctx).execute(hook, base_url(request))
+    outcome["_links"] = {
+        "webhook": link(request, f"/webhooks/{hook['id']}", title=_title(hook)),
+        "try-again": link(request, f"/webhooks/{hook['id']}/execute", title="Execute again"),
+        "pb:deliveries": link(request, f"/webhooks/{hook['id']}/deliveries"),
+    }
+    return hal(outcome)

@@ -7,6 +7,7 @@ own module with its own ``router``; this module only assembles them.
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,6 +43,17 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
     @app.exception_handler(BrokerError)
     async def broker_problem(request: Request, exc: BrokerError) -> JSONResponse:
         return exc.response(request)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # PostgreSQL went away mid-request (restart, failover): nothing was
+        # committed; the client may retry once it is back.
+        return BrokerError(
+            503,
+            "Service Unavailable",
+            "the broker database is unavailable; nothing was stored, retry later",
+            headers={"Retry-After": "5"},
+        ).response(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

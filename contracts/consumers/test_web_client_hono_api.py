@@ -25,9 +25,16 @@ SIMILAR_STATE: dict[str, object] = {
 
 
 def summary() -> dict[str, Any]:
+    """An event in a list. Only what every event has: ``startsAt`` and ``city`` may
+    be null (API.md), and a list may hold any event, so the client reads them
+    optionally and the contract does not pin them here (Pact has no "string or
+    null" matcher). The detail interaction pins them for a seeded event."""
+    return {"id": match.uuid(EVENT_ID), "title": match.str("Pact Summit")}
+
+
+def detail_fields() -> dict[str, Any]:
     return {
-        "id": match.uuid(EVENT_ID),
-        "title": match.str("Pact Summit"),
+        **summary(),
         "startsAt": match.datetime("2026-12-01T18:00:00.000Z", RFC3339, disable_conversion=True),
         "city": match.str("Berlin"),
     }
@@ -69,7 +76,6 @@ def test_list_events(pact_dir: Path) -> None:
         page = EventsClient(str(server.url)).list_events(page=1, page_size=20)
     assert page.page == 1 and page.page_size == 20
     assert page.items[0].title == "Pact Summit"
-    assert page.items[0].starts_at is not None
     pact.write_file(pact_dir, overwrite=False)
 
 
@@ -82,7 +88,7 @@ def test_get_event_with_speakers_and_companies(pact_dir: Path) -> None:
         .will_respond_with(200)
         .with_body(
             {
-                **summary(),
+                **detail_fields(),
                 "sourceUrl": match.regex("https://lu.ma/pact-summit", regex=r"^https?://.+"),
                 "qualityScore": match.number(0.8),
                 "speakers": match.each_like(
@@ -131,7 +137,7 @@ def test_search_events(pact_dir: Path) -> None:
     )
     with pact.serve() as server:
         found = EventsClient(str(server.url)).search("Berlin")
-    assert found[0].city == "Berlin"
+    assert found[0].title == "Pact Summit"
     pact.write_file(pact_dir, overwrite=False)
 
 
@@ -161,7 +167,7 @@ def test_similar_events(pact_dir: Path) -> None:
     )
     with pact.serve() as server:
         similar = EventsClient(str(server.url)).similar(EVENT_ID)
-    assert similar[0].city == "Berlin"
+    assert similar[0].id == EVENT_ID
     pact.write_file(pact_dir, overwrite=False)
 
 

@@ -7,9 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from covenant import __version__
-from covenant.cli import _config_cmd, _db_cmd, _demo_cmd, _serve_cmd, _stack_cmd, _verify_cmd
+from covenant.cli import (
+    _config_cmd,
+    _contracts_cmd,
+    _db_cmd,
+    _demo_cmd,
+    _fuzz_cmd,
+    _serve_cmd,
+    _stack_cmd,
+    _verify_cmd,
+)
 from covenant.cli._common import Context, err
 from covenant.errors import CovenantError, exit_code_for
 
@@ -60,7 +70,9 @@ app.add_typer(_stack_cmd.app, name="stack")
 app.add_typer(_db_cmd.app, name="db")
 app.command("serve")(_serve_cmd.serve)
 app.command("verify")(_verify_cmd.verify)
+app.command("fuzz")(_fuzz_cmd.fuzz)
 app.command("demo")(_demo_cmd.demo)
+_contracts_cmd.register(app)
 
 
 def main() -> None:
@@ -68,5 +80,5 @@ def main() -> None:
     try:
         app()
     except CovenantError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
         sys.exit(exit_code_for(exc))

@@ -20,6 +20,8 @@ __all__ = [
     "BrokerConfig",
     "CovenantConfig",
     "EnginesConfig",
+    "FuzzConfig",
+    "FuzzServiceConfig",
     "HttpEngineConfig",
     "KafkaConfig",
     "PostgresConfig",
@@ -136,9 +138,42 @@ class BrokerConfig(_Strict):
     webhook_retries: int = Field(default=3, ge=0, le=10)
 
 
+FuzzPhase = Literal["examples", "coverage", "fuzzing", "stateful"]
+
+
+class FuzzServiceConfig(_Strict):
+    """A service to fuzz besides the reference services and Covenant itself."""
+
+    name: str = Field(min_length=1)
+    spec: str = Field(description="OpenAPI document: URL or file.")
+    base_url: str | None = Field(default=None, description="Needed when spec is a file.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every request (e.g. Authorization)."
+    )
+    max_examples: int | None = Field(default=None, ge=1)
+    max_time_s: int | None = Field(default=None, ge=1)
+    rate_limit: str | None = Field(default=None, pattern=r"^\d+/[smhd]$|^auto$")
+    response_time_budget_s: float | None = Field(default=None, gt=0)
+
+
+class FuzzConfig(_Strict):
+    services: tuple[FuzzServiceConfig, ...] = ()
+    include_reference: bool = Field(
+        default=True, description="Fuzz the reference services of the local stack."
+    )
+    include_covenant: bool = Field(default=True, description="Fuzz Covenant's own HTTP API.")
+    phases: tuple[FuzzPhase, ...] = ("examples", "coverage", "fuzzing", "stateful")
+    max_examples: int = Field(default=25, ge=1)
+    seed: int = 20261121
+    response_time_budget_s: float = Field(default=2.0, gt=0)
+    rate_limit: str | None = Field(default=None, pattern=r"^\d+/[smhd]$|^auto$")
+    report_dir: Path = Path("reports/fuzz")
+
+
 class CovenantConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerConfig = ServerConfig()
     engines: EnginesConfig = EnginesConfig()
     stack: StackConfig = StackConfig()
     broker: BrokerConfig = BrokerConfig()
+    fuzz: FuzzConfig = FuzzConfig()

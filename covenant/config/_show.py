@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -23,6 +24,8 @@ def _mask(value: Any) -> Any:
         return [_mask(v) for v in value]
     if isinstance(value, str) and "://" in value:
         return redact_url(value)
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 

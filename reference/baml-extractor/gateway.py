@@ -70,7 +70,21 @@ from fake_llm import create_app as create_fake_llm_app
 SERVICE = "baml-extractor"
 HERE = Path(__file__).resolve().parent
 BAML_SRC = HERE / "baml_src"
-FAULTS = ("renamed-field", "wrong-status", "missing-endpoint")
+FAULTS = ("renamed-field", "wrong-status", "missing-endpoint", "fuzz-targets")
+
+#: What ``COVENANT_FAULT=fuzz-targets`` breaks, one class of fuzz finding each
+#: (Covenant's fuzz tests prove each is caught and reported once):
+#: GET /health -> 500 with a Python stack trace (server error, stack trace in body);
+#: GET /metrics -> 418 (undocumented status); ExtractEvent -> "name" for "title"
+#: (response schema violation); ScoreEventQuality -> 2.5 s (response-time budget);
+#: invalid arguments -> a plain JSON 400 with a DSN in it (problem-document shape,
+#: secret in an error body).
+FUZZ_TARGETS_DELAY_S = 2.5
+FAKE_TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "gateway.py", line 1, in health\n'
+    "RuntimeError: deliberately broken for fuzzing\n"
+)
 STATE_NORMAL = "the LLM answers normally"
 STATE_UNPARSEABLE = "the LLM answers with unparseable text"
 PROBLEM_JSON = "application/problem+json"
@@ -519,6 +533,8 @@ class Gateway:
 
     def call_endpoint(self, spec: FunctionSpec) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            if self.fault == "fuzz-targets":
+                return await self.fuzz_target_call(spec, request)
             body = await self.read_json(request)
             args = self.validate_args(spec, body)
             result = await self.forward(spec, args)
@@ -530,7 +546,25 @@ class Gateway:
 
         return endpoint
 
+    async def fuzz_target_call(self, spec: FunctionSpec, request: Request) -> Response:
+        """The deliberately broken call endpoints of ``COVENANT_FAULT=fuzz-targets``."""
+        try:
+            args = self.validate_args(spec, await self.read_json(request))
+        except ProblemError as exc:
+            return JSONResponse(
+                {"error": exc.title, "debug": "DATABASE_URL=postgresql://app:hunter2@db/app"},
+                status_code=exc.status,
+            )
+        if spec is SCORE_EVENT_QUALITY:
+            await asyncio.sleep(FUZZ_TARGETS_DELAY_S)
+        result = await self.forward(spec, args)
+        if spec is EXTRACT_EVENT:
+            result = {("name" if key == "title" else key): value for key, value in result.items()}
+        return JSONResponse(result)
+
     async def health(self, request: Request) -> Response:
+        if self.fault == "fuzz-targets":
+            return Response(FAKE_TRACEBACK, status_code=500, media_type="text/plain")
         checks = {"baml-cli": await self.baml.check(self.client)}
         try:
             answer = await self.client.get(f"{self.fake_url}/v1/models", timeout=2.0)
@@ -546,6 +580,8 @@ class Gateway:
         )
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if self.fault == "fuzz-targets":
+            return Response("I'm a teapot", status_code=418, media_type="text/plain")
         return Response(
             generate_latest(self.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from covenant.config import CovenantConfig
 from covenant.endpoints import Endpoint, resolve_endpoints
+from covenant.stack._ports import free_port
 from covenant.stack.manager import StackManager
 from covenant.stack.state import load_state
+from tests.conftest import wait_until
 
 
 def make_state_dir(prefix: str) -> Path:
@@ -65,3 +70,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+@contextmanager
+def variant(
+    stack: RunningStack, service: str, fault: str, ready_path: str = "/health"
+) -> Iterator[str]:
+    """Another instance of ``service`` wired to the stack, with COVENANT_FAULT set."""
+    port = free_port()
+    argv, env = stack.manager.launch_spec(service, port)
+    env["COVENANT_FAULT"] = fault
+    log = stack.state_dir / "logs" / f"{service}-{fault}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{service} exited:\n{log.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=60, what=f"{service} ({fault}) to answer {ready_path}")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,8 +11,7 @@ import pytest
 
 from contracts.paths import PACTS_DIR
 from covenant.stack._ports import free_port
-from tests.conftest import wait_until
-from tests.integration.conftest import RunningStack
+from tests.integration.conftest import RunningStack, variant
 from verifiers.provider import VerifyOptions, VerifyResult, verify_provider
 
 PROVIDERS = ["baml-extractor", "elixir-processor", "hono-api", "event-worker"]
@@ -23,39 +19,6 @@ PROVIDERS = ["baml-extractor", "elixir-processor", "hono-api", "event-worker"]
 
 def _verify(provider: str, base_url: str) -> VerifyResult:
     return verify_provider(VerifyOptions(provider, base_url, pacts_dir=PACTS_DIR))
-
-
-@contextmanager
-def variant(stack: RunningStack, service: str, fault: str) -> Iterator[str]:
-    """Another instance of ``service`` wired to the stack, with COVENANT_FAULT set."""
-    port = free_port()
-    argv, env = stack.manager.launch_spec(service, port)
-    env["COVENANT_FAULT"] = fault
-    log = stack.state_dir / "logs" / f"{service}-{fault}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"{service} exited:\n{log.read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{base}/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(healthy, timeout=60, what=f"{service} ({fault}) to answer /health")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -52,6 +52,15 @@ HELP_CASES: list[tuple[tuple[str, ...], str]] = [
     (("stack", "status"), "Each engine with its URL, pid and health."),
     (("serve",), "Serve the HTTP API"),
     (("demo",), "Bring the local stack up, verify every reference"),
+    (("verify",), "Replay every pact of PROVIDER against it"),
+    (("fuzz",), "Fuzz each service's OpenAPI endpoints with Schemathesis"),
+    (("db",), "The broker's PostgreSQL schema."),
+    (("db", "upgrade"), "Apply pending broker migrations"),
+    (("contracts",), "Contracts: publish pacts to the broker"),
+    (("contracts", "publish"), "Publish every pact in DIRECTORY"),
+    (("contracts", "compare"), "Check every HTTP interaction of the pacts"),
+    (("can-i-deploy",), "Ask the broker whether VERSION of PACTICIPANT"),
+    (("record-deployment",), "Tell the broker VERSION of PACTICIPANT"),
 ]
 
 
@@ -189,3 +198,11 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     result = _covenant("frobnicate", cwd=tmp_path)
     assert result.returncode == 2
     _no_traceback(result)
+
+
+def test_error_text_with_brackets_is_shown_verbatim(tmp_path: Path) -> None:
+    """Rich markup in an error message must not swallow text like ``[smhd]``."""
+    (tmp_path / "covenant.yaml").write_text("fuzz:\n  rate_limit: bogus\n")
+    result = _covenant("config", "show", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "[smhd]" in result.stderr

@@ -218,9 +218,14 @@ def verify_provider(options: VerifyOptions) -> VerifyResult:
     results = verifier.results
     outcomes = _outcomes(results)
     if failure is not None and not outcomes:
+        reasons = [
+            str((e.get("mismatch") or {}).get("message") or e.get("interaction"))
+            for e in results.get("errors", [])
+        ]
         raise CovenantError(
-            f"the Pact verifier failed before verifying anything: {failure}",
-            kind=ErrorKind.ENGINE,
+            "the Pact verifier failed before verifying anything: "
+            + ("; ".join(reasons) or str(failure)),
+            kind=ErrorKind.USAGE if reasons else ErrorKind.ENGINE,
         )
     output = _ANSI.sub("", "\n".join(results.get("output", [])))
     return VerifyResult(options.provider, redact_url(base), outcomes, seconds, output)

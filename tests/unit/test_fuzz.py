@@ -1,0 +1,135 @@
+"""Fuzz internals without servers: the event reader, the command line, the report."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from verifiers.fuzz import Finding, FuzzOptions, FuzzResult, render_html
+from verifiers.fuzz._events import curl_line, read_events
+from verifiers.fuzz._runner import _headers_config, build_command
+
+
+def _scenario(
+    case_id: str, check: str, status: str, uri: str, headers: dict[str, list[str]]
+) -> str:
+    event = {
+        "ScenarioFinished": {
+            "status": "failure" if status != "success" else "success",
+            "recorder": {
+                "label": "POST /things",
+                "cases": {case_id: {"value": {"method": "POST", "path": "/things"}}},
+                "checks": {
+                    case_id: [
+                        {
+                            "name": check,
+                            "status": status,
+                            "failure_info": {
+                                "failure": {
+                                    "code": "ST101",
+                                    "operation": "POST /things",
+                                    "title": "Server error",
+                                    "message": "500 <script>alert(1)</script>",
+                                    "severity": "critical",
+                                }
+                            },
+                        }
+                    ]
+                },
+                "interactions": {
+                    case_id: {
+                        "request": {
+                            "method": "POST",
+                            "uri": uri,
+                            "headers": headers,
+                            "body": {"$base64": base64.b64encode(b'{"a": "it\'s"}').decode()},
+                        },
+                        "response": {
+                            "status_code": 500,
+                            "headers": {"content-type": ["text/plain"]},
+                            "content": {"$base64": base64.b64encode(b"boom").decode()},
+                            "elapsed": 0.01,
+                        },
+                    }
+                },
+            },
+        }
+    }
+    return json.dumps(event)
+
+
+def test_read_events_deduplicates_and_redacts(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    headers = {"Authorization": ["Bearer s3cr3t-token"], "X-Trace": ["abc"]}
+    events.write_text(
+        "\n".join(
+            [
+                json.dumps({"Initialize": {"seed": 1}}),
+                _scenario("a", "not_a_server_error", "failure", "http://h/things", headers),
+                _scenario("b", "not_a_server_error", "failure", "http://h/things?x=1", headers),
+                _scenario("c", "not_a_server_error", "success", "http://h/things", headers),
+            ]
+        )
+    )
+    findings, operations, cases, errors = read_events(events, "run-1")
+    assert len(findings) == 1, "the same problem found twice is one finding"
+    finding = findings[0]
+    assert finding.id.startswith("F-") and operations == 1 and cases == 3 and errors == []
+    assert finding.response is not None and finding.response["status"] == 500
+    assert "s3cr3t" not in json.dumps(finding.request) and "s3cr3t" not in finding.curl
+    assert finding.request["headers"]["Authorization"] == "***"
+    assert "${AUTHORIZATION}" in finding.curl
+    assert "--data-raw" in finding.curl and "it'\"'\"'s" in finding.curl
+
+
+def test_finding_ids_differ_between_runs(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text(_scenario("a", "not_a_server_error", "failure", "http://h/t", {}))
+    first, *_ = read_events(events, "run-1")
+    second, *_ = read_events(events, "run-2")
+    assert first[0].id != second[0].id
+
+
+def test_curl_line_quotes_the_url() -> None:
+    line = curl_line({"method": "GET", "uri": "http://h/x?a=1&b=$(id)", "headers": {}})
+    assert line == "curl -X GET 'http://h/x?a=1&b=$(id)'"
+
+
+def test_secret_headers_stay_off_the_command_line(tmp_path: Path) -> None:
+    options = FuzzOptions(
+        service="s", spec="http://h/openapi.json", headers={"Authorization": "Bearer s3cr3t"}
+    )
+    config, env = _headers_config(options, tmp_path)
+    argv = build_command(options, tmp_path, config)
+    assert "s3cr3t" not in " ".join(argv)
+    assert config is not None and "s3cr3t" not in config.read_text()
+    assert "Bearer s3cr3t" in env.values()
+    assert "--config-file" in argv and argv.index("--config-file") < argv.index("run")
+
+
+def test_html_report_escapes_everything(tmp_path: Path) -> None:
+    finding = Finding(
+        id="F-1",
+        operation="GET /<b>x</b>",
+        check="not_a_server_error",
+        code="ST101",
+        title="<img src=x onerror=alert(1)>",
+        message="<script>alert(1)</script>",
+        severity="critical",
+        request={"method": "GET", "uri": "http://h/x"},
+        response={"status": 500, "body": "</pre><script>alert(2)</script>"},
+        curl="curl -X GET 'http://h/<x>'",
+    )
+    now = datetime.now(UTC)
+    page = render_html(
+        [
+            FuzzResult(
+                FuzzOptions(service="s<x>", spec="s"), now, now, "findings", findings=[finding]
+            )
+        ]
+    )
+    assert "<script>" not in page and "<img" not in page and "<b>x</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "covenant fuzz --replay F-1" in page

@@ -1,0 +1,152 @@
+"""Run the Schemathesis CLI for one service and collect what it found.
+
+Schemathesis's engine is not public API, so Covenant drives its CLI (the
+documented interface): phases, checks, budget, seed and rate limit become
+options; Covenant's own checks load through ``SCHEMATHESIS_HOOKS``; headers
+(which may carry credentials) go through a generated config file whose values
+are environment references, so no secret appears on the command line or in
+the reports.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from covenant.redact import redact_url
+from verifiers.fuzz._events import read_events
+from verifiers.fuzz._model import FuzzOptions, FuzzResult
+
+__all__ = ["build_command", "run_fuzz", "spec_reachable"]
+
+HOOKS_MODULE = "verifiers.fuzz.checks"
+
+
+def _schemathesis() -> str:
+    return str(Path(sys.executable).parent / "schemathesis")
+
+
+def build_command(options: FuzzOptions, report_dir: Path, config_file: Path | None) -> list[str]:
+    argv = [_schemathesis()]
+    if config_file is not None:
+        argv += ["--config-file", str(config_file)]
+    argv += [
+        "run",
+        options.spec,
+        "--phases", ",".join(options.phases),
+        "--checks", "all",
+        "--max-examples", str(options.max_examples),
+        "--seed", str(options.seed),
+        "--request-timeout", str(options.request_timeout_s),
+        "--workers", str(options.workers),
+        "--report", "junit,ndjson",
+        "--report-dir", str(report_dir),
+        "--report-junit-path", str(report_dir / "junit.xml"),
+        "--report-ndjson-path", str(report_dir / "events.ndjson"),
+        "--output-sanitize", "true",
+        "--generation-database", "none",
+    ]  # fmt: skip
+    if options.base_url:
+        argv += ["--url", options.base_url]
+    if options.max_time_s:
+        argv += ["--max-time", str(options.max_time_s)]
+    if options.rate_limit:
+        argv += ["--rate-limit", options.rate_limit]
+    return argv
+
+
+def _headers_config(options: FuzzOptions, directory: Path) -> tuple[Path | None, dict[str, str]]:
+    if not options.headers:
+        return None, {}
+    env: dict[str, str] = {}
+    entries = []
+    for index, (name, value) in enumerate(sorted(options.headers.items())):
+        variable = f"COVENANT_FUZZ_HEADER_{index}"
+        env[variable] = value
+        entries.append(f'"{name}" = "${{{variable}}}"')
+    path = directory / "schemathesis.toml"
+    path.write_text("headers = { " + ", ".join(entries) + " }\n", encoding="utf-8")
+    return path, env
+
+
+def spec_reachable(spec: str, timeout: float = 5.0) -> str | None:
+    """None when the spec can be read, else why not."""
+    if not spec.startswith(("http://", "https://")):
+        return None if Path(spec).is_file() else f"no such file: {spec}"
+    try:
+        response = httpx.get(spec, timeout=timeout)
+    except httpx.TransportError as exc:
+        return f"{redact_url(spec)} is not reachable: {exc or type(exc).__name__}"
+    if response.status_code != 200:
+        return f"{redact_url(spec)} answered {response.status_code}"
+    return None
+
+
+def run_fuzz(
+    options: FuzzOptions,
+    *,
+    report_dir: Path,
+    workdir: Path | None = None,
+    on_output: Callable[[str], None] = lambda line: None,
+) -> FuzzResult:
+    """Fuzz one service; never raises for what the service does wrong.
+
+    ``workdir`` is where Schemathesis runs and keeps its cache between runs
+    (as it does in the directory a user runs it from); a fresh directory each
+    time costs it noticeably more time and memory.
+    """
+    started = datetime.now(UTC)
+    report_dir = report_dir.resolve()  # Schemathesis runs in a scratch directory
+    report_dir.mkdir(parents=True, exist_ok=True)
+    problem = spec_reachable(options.spec)
+    if problem is not None:
+        return FuzzResult(options, started, datetime.now(UTC), "unreachable", errors=[problem])
+
+    workdir = (workdir or report_dir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="covenant-fuzz-") as scratch:
+        config_file, secret_env = _headers_config(options, Path(scratch))
+        env = {
+            **os.environ,
+            **secret_env,
+            "SCHEMATHESIS_HOOKS": HOOKS_MODULE,
+            "COVENANT_FUZZ_RESPONSE_BUDGET_S": str(options.response_time_budget_s),
+        }
+        process = subprocess.Popen(
+            build_command(options, report_dir, config_file),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=workdir,
+        )
+        assert process.stdout is not None
+        transcript = []
+        for line in process.stdout:
+            transcript.append(line)
+            on_output(line.rstrip("\n"))
+        code = process.wait()
+
+    result = FuzzResult(options, started, datetime.now(UTC), "clean", report_dir=str(report_dir))
+    events = report_dir / "events.ndjson"
+    if events.exists():
+        findings, operations, cases, errors = read_events(events, str(result.run_id))
+        result.findings, result.operations, result.test_cases = findings, operations, cases
+        result.errors.extend(errors)
+    (report_dir / "schemathesis.log").write_text("".join(transcript), encoding="utf-8")
+    if result.findings:
+        result.outcome = "findings"
+    elif code not in (0, 1) or result.errors:
+        result.outcome = "error"
+        if not result.errors:
+            result.errors.append(
+                f"schemathesis exited {code}: " + "".join(transcript[-15:]).strip()[-1500:]
+            )
+    return result

@@ -1,0 +1,71 @@
+"""Which services ``covenant fuzz`` knows: the reference services of the local
+stack, Covenant's own HTTP API, and any service configured under ``fuzz.services``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from covenant.config import REFERENCE_SERVICES, CovenantConfig
+from covenant.errors import CovenantError, ErrorKind
+from covenant.stack.state import load_state
+from verifiers.fuzz._model import FuzzOptions
+
+__all__ = ["COVENANT_SERVICE", "known_services", "resolve_target"]
+
+COVENANT_SERVICE = "covenant"
+
+
+def _base(config: CovenantConfig, service: str) -> FuzzOptions:
+    fuzz = config.fuzz
+    return FuzzOptions(
+        service=service,
+        spec="",
+        phases=tuple(fuzz.phases),
+        max_examples=fuzz.max_examples,
+        seed=fuzz.seed,
+        rate_limit=fuzz.rate_limit,
+        response_time_budget_s=fuzz.response_time_budget_s,
+    )
+
+
+def known_services(config: CovenantConfig) -> list[str]:
+    names = []
+    if config.fuzz.include_reference:
+        names += [s.replace("_", "-") for s in REFERENCE_SERVICES]
+    if config.fuzz.include_covenant:
+        names.append(COVENANT_SERVICE)
+    names += [s.name for s in config.fuzz.services]
+    return names
+
+
+def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
+    """Options for ``service``; Covenant itself is resolved by the caller, which serves it."""
+    for configured in config.fuzz.services:
+        if configured.name == service:
+            base = _base(config, service)
+            return replace(
+                base,
+                spec=configured.spec,
+                base_url=configured.base_url,
+                headers={k: v.get_secret_value() for k, v in configured.headers.items()},
+                max_examples=configured.max_examples or base.max_examples,
+                max_time_s=configured.max_time_s,
+                rate_limit=configured.rate_limit or base.rate_limit,
+                response_time_budget_s=configured.response_time_budget_s
+                or base.response_time_budget_s,
+            )
+    engine = service.replace("-", "_")
+    if engine in REFERENCE_SERVICES:
+        record = load_state(config.stack.state_dir.resolve()).engines.get(engine)
+        if record is None:
+            raise CovenantError(
+                f"'{service}' is not running in the local stack (covenant stack up)",
+                kind=ErrorKind.UNREACHABLE,
+            )
+        return replace(_base(config, service), spec=f"{record.url}/openapi.json")
+    if service == COVENANT_SERVICE:
+        return _base(config, service)
+    raise CovenantError(
+        f"unknown service '{service}'; known: {', '.join(known_services(config))}",
+        kind=ErrorKind.USAGE,
+    )

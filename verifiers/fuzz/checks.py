@@ -1,0 +1,110 @@
+"""Covenant's own Schemathesis checks, loaded into the Schemathesis CLI through
+``SCHEMATHESIS_HOOKS=verifiers.fuzz.checks`` (the documented extension point).
+
+- ``response_time_budget``: each response within ``COVENANT_FUZZ_RESPONSE_BUDGET_S``.
+- ``no_stack_traces_or_secrets``: error bodies carry no stack trace, no
+  exception dump and nothing that looks like a credential.
+- ``problem_document_shape``: where the spec promises ``application/problem+json``
+  for a status, the body is a problem document (type/title/status, status matching).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import schemathesis
+
+_STACK_TRACE = re.compile(
+    r"Traceback \(most recent call last\)"  # Python
+    r"|^\s+at [\w$.<>]+ \(.*:\d+:\d+\)"  # Node
+    r"|\*\* \(\w+Error\)"  # Elixir
+    r"|\(elixir \d"  # Elixir stack frames
+    r"|Exception in thread"  # JVM
+    r"|panicked at ",  # Rust
+    re.MULTILINE,
+)
+_SECRET = re.compile(
+    r"postgres(?:ql)?://[^:\s/]+:[^@\s/]+@"  # a DSN with a password
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|\b(?:api[_-]?key|secret|password|passwd|token)\b\s*[=:]\s*\S{6,}",
+    re.IGNORECASE,
+)
+
+
+def _budget() -> float:
+    return float(os.environ.get("COVENANT_FUZZ_RESPONSE_BUDGET_S", "2.0"))
+
+
+@schemathesis.check
+def response_time_budget(ctx: Any, response: Any, case: Any) -> bool | None:
+    budget = _budget()
+    elapsed = float(response.elapsed)
+    if elapsed > budget:
+        raise AssertionError(f"answered in {elapsed:.3f}s, over the {budget:.3f}s budget")
+    return None
+
+
+@schemathesis.check
+def no_stack_traces_or_secrets(ctx: Any, response: Any, case: Any) -> bool | None:
+    if response.status_code < 400:
+        return None
+    text = response.text or ""
+    if _STACK_TRACE.search(text):
+        raise AssertionError("the error body contains a stack trace")
+    if _SECRET.search(text):
+        raise AssertionError("the error body contains something that looks like a secret")
+    return None
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    """Follow local ``$ref``s (``#/components/...``) within the spec."""
+    seen = 0
+    while isinstance(node, dict) and "$ref" in node and seen < 16:
+        target: Any = document
+        for part in str(node["$ref"]).lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node, seen = target, seen + 1
+    return node
+
+
+def _promised_media_types(case: Any, status: int) -> set[str]:
+    document = case.operation.schema.raw_schema
+    responses = _resolve(document, (case.operation.definition.raw or {}).get("responses", {}))
+    declared = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or {}
+    declared = _resolve(document, declared)
+    return set((declared.get("content") or {}).keys())
+
+
+@schemathesis.check
+def problem_document_shape(ctx: Any, response: Any, case: Any) -> bool | None:
+    if response.status_code < 400:
+        return None
+    try:
+        promised = _promised_media_types(case, response.status_code)
+    except Exception:  # an unusual spec shape is not this check's business
+        return None
+    if "application/problem+json" not in promised:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if not content_type.startswith("application/problem+json"):
+        raise AssertionError(
+            f"the spec promises application/problem+json for {response.status_code}, "
+            f"got {content_type or 'no Content-Type'}"
+        )
+    try:
+        body = json.loads(response.text or "")
+    except ValueError:
+        raise AssertionError("the problem document is not JSON") from None
+    fields = body if isinstance(body, dict) else {}
+    missing = [k for k in ("type", "title", "status") if k not in fields]
+    if missing:
+        raise AssertionError(f"the problem document lacks {', '.join(missing)}")
+    if body["status"] != response.status_code:
+        raise AssertionError(
+            f"the problem document says status {body['status']}, "
+            f"the response is {response.status_code}"
+        )
+    return None
