@@ -14,7 +14,7 @@ from covenant.cli._stack_cmd import _progress
 from covenant.config import REFERENCE_SERVICES
 from covenant.stack.state import load_state
 
-STEPS = 3
+STEPS = 4
 
 
 def _step(number: int, title: str) -> None:
@@ -60,14 +60,19 @@ def _health_table(url: str, status: int, body: dict[str, object]) -> Table:
 
 def demo(ctx: typer.Context) -> None:
     """Bring the local stack up, verify every reference service's pacts, serve the API
-    and show that every engine is healthy.
+    and show that every engine is healthy, then run the contract loop through the
+    built-in broker: publish, verify from the broker, record deployments, can-i-deploy.
 
-    Exit 0 when every provider verifies and /health reports every engine up, 1
-    otherwise. The stack keeps running afterwards (`covenant stack down` stops it).
+    Exit 0 when every step passes, 1 otherwise. The stack keeps running afterwards
+    (`covenant stack down` stops it).
     """
+    import secrets
+
     import httpx
+    from pydantic import SecretStr
 
     from covenant.app import BackgroundServer, create_app
+    from covenant.cli._demo_broker import contract_loop
     from covenant.stack._ports import port_is_free
     from covenant.stack.manager import StackManager
 
@@ -80,16 +85,29 @@ def demo(ctx: typer.Context) -> None:
     verified = _verify_reference_services(manager.state_dir)
 
     _step(3, "covenant serve /health")
+    # The demo's broker writes need a token; a throwaway one is made for this run.
+    token = secrets.token_urlsafe(24)
+    served = config.model_copy(
+        update={
+            "broker": config.broker.model_copy(
+                update={"read_write_tokens": (*config.broker.read_write_tokens, SecretStr(token))}
+            )
+        }
+    )
     port = config.server.port if port_is_free(config.server.port) else 0
-    with BackgroundServer(create_app(config), config.server.host, port) as server:
+    with BackgroundServer(create_app(served), config.server.host, port) as server:
         response = httpx.get(server.url + "/health", timeout=30)
-    out.print(_health_table(server.url, response.status_code, response.json()))
+        out.print(_health_table(server.url, response.status_code, response.json()))
+        _step(4, "contract broker: publish, verify from the broker, deploy, can-i-deploy")
+        brokered = contract_loop(server.url, token, load_state(manager.state_dir))
 
     healthy = response.status_code == 200
-    if not (verified and healthy):
-        problems = [p for p, ok in (("verification", verified), ("health", healthy)) if not ok]
+    if not (verified and healthy and brokered):
+        checks = (("verification", verified), ("health", healthy), ("broker loop", brokered))
+        problems = [p for p, ok in checks if not ok]
         err.print(f"[red]failed: {', '.join(problems)}[/]", markup=True)
         raise typer.Exit(1)
     out.print(
-        "every provider verified and every engine healthy; `covenant stack down` stops the stack"
+        "every provider verified, every engine healthy, every consumer deployable; "
+        "`covenant stack down` stops the stack"
     )
