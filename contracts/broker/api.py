@@ -22,6 +22,7 @@ from contracts.broker import (
     _webhooks,
 )
 from contracts.broker._db import BrokerDatabase
+from contracts.broker._openapi import document_broker_operations
 from contracts.broker._web import BrokerContext, BrokerError
 from covenant.config import BrokerConfig
 
@@ -39,6 +40,8 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(context)
+
+    document_broker_operations(app)
 
     @app.exception_handler(BrokerError)
     async def broker_problem(request: Request, exc: BrokerError) -> JSONResponse:

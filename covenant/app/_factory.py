@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from covenant import __version__
 from covenant.config import CovenantConfig
@@ -73,7 +75,29 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    @app.get("/metrics", summary="Covenant's own metrics in Prometheus text format")
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unknown routes (404), wrong methods (405, with Allow) and the like answer
+        RFC 9457 problem documents, like every other error of Covenant's API."""
+        body = {
+            "type": "about:blank",
+            "title": HTTPStatus(exc.status_code).phrase,
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "instance": request.url.path,
+        }
+        return JSONResponse(
+            body,
+            status_code=exc.status_code,
+            media_type="application/problem+json",
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.get(
+        "/metrics",
+        summary="Covenant's own metrics in Prometheus text format",
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
