@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +21,22 @@ from observability.metrics import CovenantMetrics
 __all__ = ["create_app"]
 
 EndpointSource = Callable[[], dict[str, Endpoint]]
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method documented for this path. Starlette's own 405 names only the
+    first route that matched, but one path often has several routes
+    (``GET /environments`` and ``POST /environments``)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods.update(m.upper() for m in item if m in _HTTP_METHODS)
+    return sorted(methods)
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 def create_app(
@@ -86,11 +103,14 @@ def create_app(
             "detail": str(exc.detail),
             "instance": request.url.path,
         }
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return JSONResponse(
             body,
             status_code=exc.status_code,
             media_type="application/problem+json",
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.get(

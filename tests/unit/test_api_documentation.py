@@ -53,3 +53,10 @@ def test_unknown_routes_and_wrong_methods_answer_problem_documents() -> None:
     assert wrong.status_code == 405
     assert wrong.headers["content-type"].startswith("application/problem+json")
     assert "GET" in wrong.headers["allow"]
+
+
+def test_405_lists_every_method_of_the_path() -> None:
+    with _client() as client:
+        answer = client.request("OPTIONS", "/environments")
+    assert answer.status_code == 405
+    assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "POST"}
