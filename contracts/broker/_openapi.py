@@ -6,6 +6,13 @@ RFC 9457 problem documents on every error, and reads its JSON bodies itself
 (to report bad input with line and column). This post-processing documents
 that for every broker operation, so clients, ``covenant contracts compare`` and
 Schemathesis see what the broker really does.
+
+Because the endpoints read their bodies and query strings by hand, FastAPI
+cannot see them; :data:`REQUESTS` declares them, as the endpoints' own
+validation enforces them (kept in step with ``_publish``, ``_pacticipants``,
+``_environments``, ``_verification``, ``_selectors``, ``_matrix`` and
+``_webhooks``). What JSON Schema cannot say (a pact's names must match the
+path, selector combinations, ...) is left to the endpoint's 400 answer.
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-__all__ = ["document_broker_operations"]
+from contracts.broker._delivery import EVENT_NAMES
+from contracts.broker._pacts import MAX_NAME_LENGTH
+from contracts.broker._verification import MAX_TEXT
+
+__all__ = ["REQUESTS", "Request", "document_broker_operations"]
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -47,6 +58,366 @@ _ERRORS = {
 _HAL = {"schema": {"type": "object"}}
 
 
+# --- request descriptions ------------------------------------------------------
+
+Schema = dict[str, Any]
+
+
+def _obj(properties: Schema, *required: str, closed: bool = False) -> Schema:
+    """A JSON object; unknown keys are ignored by the endpoints unless ``closed``."""
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+#: ``check_name``: non-blank, at most MAX_NAME_LENGTH characters, no control characters.
+NAME: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_NAME_LENGTH,
+    "pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
+}
+#: A string that is not blank (``value.strip()`` is not empty).
+TEXT: Schema = {"type": "string", "pattern": r"\S"}
+SHORT_TEXT: Schema = {**TEXT, "maxLength": 256}
+STRING: Schema = {"type": "string"}
+BOOLEAN: Schema = {"type": "boolean"}
+TRUE: Schema = {"const": True}
+#: What ``_bool`` in ``_matrix`` accepts in a query string.
+QUERY_BOOLEAN: Schema = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
+#: ``decode_content``: base64 (of a JSON pact whose names match; checked by the endpoint).
+BASE64: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "contentEncoding": "base64",
+    "contentMediaType": "application/json",
+    "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+}
+
+#: ``validate_pact``: names both parties and lists interactions (or messages).
+PACT: Schema = {
+    "type": "object",
+    "required": ["consumer", "provider"],
+    "properties": {
+        "consumer": _obj({"name": {"type": "string", "minLength": 1}}, "name"),
+        "provider": _obj({"name": {"type": "string", "minLength": 1}}, "name"),
+        "interactions": {"type": "array", "items": {"type": "object"}},
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "metadata": {"type": "object"},
+    },
+    "anyOf": [{"required": ["interactions"]}, {"required": ["messages"]}],
+    "description": "The consumer and provider names must be the ones in the path.",
+}
+
+PUBLISH: Schema = _obj(
+    {
+        "pacticipantName": NAME,
+        "pacticipantVersionNumber": NAME,
+        "branch": _nullable(NAME),
+        "tags": _nullable({"type": "array", "items": NAME}),
+        "buildUrl": _nullable(STRING),
+        "contracts": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                {
+                    "consumerName": NAME,
+                    "providerName": NAME,
+                    "specification": {"type": "string", "pattern": "^[Pp][Aa][Cc][Tt]$"},
+                    "contentType": {
+                        "type": "string",
+                        "pattern": "^[Aa][Pp][Pp][Ll][Ii][Cc][Aa][Tt][Ii][Oo][Nn]/[Jj][Ss][Oo][Nn]",
+                    },
+                    "onConflict": _nullable({"type": "string", "enum": ["overwrite", "merge"]}),
+                    "content": BASE64,
+                },
+                "providerName",
+                "content",
+            ),
+            "description": "One contract per provider; consumerName (when given) is"
+            " pacticipantName; content is the base64 of a pact between them.",
+        },
+    },
+    "pacticipantName",
+    "pacticipantVersionNumber",
+    "contracts",
+)
+
+PACTICIPANT: Schema = _obj(
+    {key: _nullable(STRING) for key in ("displayName", "mainBranch", "repositoryUrl")}
+)
+NEW_PACTICIPANT: Schema = {**PACTICIPANT, "properties": {"name": NAME, **PACTICIPANT["properties"]}}
+NEW_PACTICIPANT["required"] = ["name"]
+PACTICIPANT_UPDATE: Schema = {
+    **PACTICIPANT,
+    "description": "A name, when given, must be the one in the path.",
+}
+
+VERSION: Schema = _obj(
+    {
+        "buildUrl": _nullable(STRING),
+        "tags": {"type": "array", "items": {"anyOf": [NAME, _obj({"name": NAME}, "name")]}},
+    }
+)
+
+ENVIRONMENT: Schema = _obj(
+    {
+        "name": {**SHORT_TEXT, "pattern": r"^\S+$"},
+        "displayName": _nullable(SHORT_TEXT),
+        "production": _nullable(BOOLEAN),
+        "contacts": _nullable({"type": "array", "items": {"type": "object"}}),
+    },
+    "name",
+)
+DEPLOYMENT: Schema = _nullable(
+    _obj({"applicationInstance": _nullable(SHORT_TEXT), "target": _nullable(SHORT_TEXT)})
+)
+
+VERIFICATION: Schema = _obj(
+    {
+        "success": BOOLEAN,
+        "providerApplicationVersion": {**TEXT, "maxLength": MAX_TEXT},
+        "buildUrl": _nullable({**TEXT, "maxLength": MAX_TEXT}),
+        "providerVersionBranch": _nullable({**TEXT, "maxLength": MAX_TEXT}),
+        "branch": _nullable({**TEXT, "maxLength": MAX_TEXT}),
+        "providerVersionTags": _nullable({"type": "array", "items": TEXT}),
+        "tags": _nullable({"type": "array", "items": TEXT}),
+        "testResults": _nullable({"type": ["array", "object"]}),
+        "verifiedBy": _nullable({"type": "object"}),
+    },
+    "success",
+    "providerApplicationVersion",
+)
+
+_SELECTOR_TEXT = ("branch", "fallbackBranch", "environment", "consumer", "tag", "fallbackTag")
+
+
+def _selector(required: Schema, **optional: Schema) -> Schema:
+    """One valid shape of a consumer version selector (``_selectors._selector``)."""
+    properties = {**required, "consumer": TEXT, **optional}
+    return _obj(properties, *required, closed=True)
+
+
+SELECTOR: Schema = {
+    "oneOf": [
+        _selector({"branch": TEXT}, fallbackBranch=TEXT, latest=BOOLEAN),
+        _selector({"mainBranch": TRUE}, latest=BOOLEAN),
+        _selector({"tag": TEXT}, latest=BOOLEAN),
+        _selector({"tag": TEXT, "latest": TRUE, "fallbackTag": TEXT}),
+        _selector({"latest": TRUE}),
+        _selector({"environment": TEXT}, latest=BOOLEAN),
+        *(_selector({key: TRUE}, environment=TEXT) for key in ("deployed", "released")),
+        _selector({"deployedOrReleased": TRUE}, environment=TEXT),
+    ],
+    "description": "matchingBranch: true (with providerVersionBranch) is also accepted.",
+}
+FOR_VERIFICATION: Schema = _nullable(
+    _obj(
+        {
+            "consumerVersionSelectors": _nullable({"type": "array", "items": SELECTOR}),
+            "providerVersionBranch": _nullable(TEXT),
+            "providerVersionTags": _nullable(
+                {"type": "array", "items": {"type": "string", "minLength": 1}}
+            ),
+            "includePendingStatus": _nullable(BOOLEAN),
+            "includeWipPactsSince": _nullable(
+                {"anyOf": [{"type": "string", "format": f} for f in ("date", "date-time")]}
+            ),
+        }
+    )
+)
+
+WEBHOOK: Schema = _obj(  # consumer and provider must name existing pacticipants
+    {
+        "description": _nullable(STRING),
+        "events": _nullable(
+            {
+                "type": "array",
+                "minItems": 1,
+                "items": _obj({"name": {"enum": list(EVENT_NAMES)}}, "name"),
+            }
+        ),
+        "request": _obj(
+            {
+                "method": _nullable(
+                    {"enum": ["POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS"]}
+                ),
+                "url": {
+                    "type": "string",
+                    "pattern": (
+                        r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$"
+                    ),
+                    "description": "Or a whole template parameter such as ${pactbroker.pactUrl}.",
+                },
+                "headers": _nullable(
+                    {
+                        "type": "object",
+                        "propertyNames": {"pattern": "^[!-9;-~]+$"},
+                        "additionalProperties": {"type": "string", "pattern": "^[^\r\n]*$"},
+                    }
+                ),
+                "body": {},
+                "username": _nullable(STRING),
+                "password": _nullable(STRING),
+            },
+            "url",
+        ),
+        "consumer": _nullable(_obj({"name": TEXT}, "name")),
+        "provider": _nullable(_obj({"name": TEXT}, "name")),
+        "enabled": BOOLEAN,
+    },
+    "request",
+)
+SCOPED_WEBHOOK: Schema = {
+    **WEBHOOK,
+    "description": "The path names the scope; consumer and provider, when given,"
+    " must name existing pacticipants.",
+}
+
+
+def _query(name: str, schema: Schema, *, required: bool = False, about: str = "") -> Schema:
+    parameter: Schema = {"name": name, "in": "query", "required": required, "schema": schema}
+    if about:
+        parameter["description"] = about
+    return parameter
+
+
+_NONEMPTY: Schema = {"type": "string", "minLength": 1}
+MATRIX_QUERY: list[Schema] = [
+    _query("q[][pacticipant]", _NONEMPTY, required=True, about="Starts a version selector."),
+    _query("q[][version]", STRING),
+    _query("q[][latest]", QUERY_BOOLEAN),
+    _query("q[][tag]", STRING),
+    _query("q[][branch]", STRING),
+    _query("q[][mainBranch]", QUERY_BOOLEAN),
+    _query("q[][environment]", STRING),
+    _query("ignore[][pacticipant]", STRING),
+    _query("ignore[][version]", STRING),
+    _query("latestby", {"enum": ["cvp", "cvpv"]}),
+    _query("latest", QUERY_BOOLEAN),
+    _query("tag", STRING),
+    _query("environment", STRING),
+    _query("mainBranch", QUERY_BOOLEAN),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+]
+CAN_I_DEPLOY_QUERY: list[Schema] = [
+    _query("pacticipant", _NONEMPTY, required=True),
+    _query("version", STRING, about="Left out: the latest version (of branch, if given)."),
+    _query("branch", STRING),
+    _query("mainBranch", QUERY_BOOLEAN),
+    _query("environment", _NONEMPTY, required=True, about="Or a 'to' (or 'tag') tag instead."),
+    _query("to", STRING),
+    _query("tag", STRING),
+]
+
+
+class Request:
+    """What one operation reads: a JSON body (``body``; ``None`` = no body at all) and
+    query parameters."""
+
+    def __init__(
+        self,
+        body: Schema | None = None,
+        *,
+        body_required: bool = True,
+        query: list[Schema] | None = None,
+        names_in_path: bool = False,
+    ) -> None:
+        self.body = body
+        self.body_required = body_required
+        self.query = query or []
+        #: The endpoint checks its path parameters as names (``check_name``).
+        self.names_in_path = names_in_path
+
+
+NO_BODY = Request()
+NAMED_NO_BODY = Request(names_in_path=True)
+_PACT = "/pacts/provider/{provider}/consumer/{consumer}"
+_VERSION = "/pacticipants/{name}/versions/{number}"
+
+#: (method, path template) -> what the operation reads; operations not listed read neither.
+REQUESTS: dict[tuple[str, str], Request] = {
+    ("post", "/contracts/publish"): Request(PUBLISH),
+    ("put", _PACT + "/version/{version}"): Request(
+        PACT,
+        names_in_path=True,
+        query=[_query("allowOverwrite", {"enum": ["true", "false", "True", "False"]})],
+    ),
+    ("patch", _PACT + "/version/{version}"): Request(PACT, names_in_path=True),
+    ("post", "/pacticipants"): Request(NEW_PACTICIPANT),
+    ("put", "/pacticipants/{name}"): Request(PACTICIPANT_UPDATE, names_in_path=True),
+    ("patch", "/pacticipants/{name}"): Request(PACTICIPANT_UPDATE, names_in_path=True),
+    ("get", "/pacticipants/{name}/versions"): Request(
+        query=[
+            _query("pageNumber", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            _query("pageSize", {"type": "integer", "minimum": 1, "maximum": 1000}),
+        ]
+    ),
+    ("put", "/pacticipants/{name}/versions/{version}"): Request(
+        VERSION, body_required=False, names_in_path=True
+    ),
+    ("put", "/pacticipants/{name}/versions/{version}/tags/{tag}"): NAMED_NO_BODY,
+    ("put", "/pacticipants/{name}/branches/{branch}/versions/{version}"): NAMED_NO_BODY,
+    ("put", "/pacticipants/{name}/versions/{version}/branches/{branch}"): NAMED_NO_BODY,
+    ("get", "/environments"): Request(query=[_query("name", STRING)]),
+    ("post", "/environments"): Request(ENVIRONMENT),
+    ("put", "/environments/{env_id}"): Request(ENVIRONMENT),
+    ("post", _VERSION + "/deployed-versions/environment/{env_id}"): Request(
+        DEPLOYMENT, body_required=False
+    ),
+    ("post", _VERSION + "/released-versions/environment/{env_id}"): Request(
+        _nullable({"type": "object"}), body_required=False
+    ),
+    ("get", "/environments/{env_id}/deployed-versions/currently-deployed"): Request(
+        query=[_query("pacticipant", STRING), _query("applicationInstance", STRING)]
+    ),
+    ("get", "/environments/{env_id}/released-versions/currently-supported"): Request(
+        query=[_query("pacticipant", STRING)]
+    ),
+    ("patch", "/deployed-versions/{deployed_id}"): Request(
+        _nullable(_obj({"currentlyDeployed": BOOLEAN}))
+    ),
+    ("patch", "/released-versions/{released_id}"): Request(
+        _nullable(_obj({"currentlySupported": BOOLEAN}))
+    ),
+    ("post", "/pacts/provider/{provider}/for-verification"): Request(FOR_VERIFICATION),
+    ("post", _PACT + "/pact-version/{sha}/verification-results"): Request(VERIFICATION),
+    ("get", "/matrix"): Request(query=MATRIX_QUERY),
+    ("get", "/can-i-deploy"): Request(query=CAN_I_DEPLOY_QUERY),
+    ("post", "/webhooks"): Request(WEBHOOK),
+    ("post", "/webhooks/provider/{provider}"): Request(SCOPED_WEBHOOK),
+    ("post", "/webhooks/consumer/{consumer}"): Request(SCOPED_WEBHOOK),
+    ("post", "/webhooks/provider/{provider}/consumer/{consumer}"): Request(WEBHOOK),
+    ("put", "/webhooks/{uuid}"): Request(WEBHOOK),
+    ("post", "/webhooks/{uuid}/execute"): NO_BODY,
+}
+
+
+def _describe_request(operation: dict[str, Any], method: str, path: str) -> None:
+    described = REQUESTS.get((method, path), NO_BODY)
+    if described.body is None:
+        operation.pop("requestBody", None)
+    else:
+        operation["requestBody"] = {
+            "required": described.body_required,
+            "content": {"application/json": {"schema": described.body}},
+        }
+    for parameter in operation.get("parameters", []):
+        if described.names_in_path and parameter.get("in") == "path":
+            parameter["schema"] = NAME
+    if described.query:
+        parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+        known = {(p.get("in"), p.get("name")) for p in parameters}
+        parameters.extend(p for p in described.query if ("query", p["name"]) not in known)
+
+
 def _document(operation: dict[str, Any], method: str) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)  # validation errors are answered as 400 problems
@@ -71,11 +442,6 @@ def _document(operation: dict[str, Any], method: str) -> None:
                 },
             },
         )
-    if method in ("post", "put", "patch") and "requestBody" not in operation:
-        operation["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
 
 
 def document_broker_operations(app: FastAPI) -> None:
@@ -87,10 +453,11 @@ def document_broker_operations(app: FastAPI) -> None:
             return app.openapi_schema
         document = generate()
         document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        for item in document.get("paths", {}).values():
+        for path, item in document.get("paths", {}).items():
             for method, operation in item.items():
                 if "broker" in operation.get("tags", []):
                     _document(operation, method)
+                    _describe_request(operation, method, path)
         app.openapi_schema = document
         return document
 

@@ -60,3 +60,62 @@ def test_405_lists_every_method_of_the_path() -> None:
         answer = client.request("OPTIONS", "/environments")
     assert answer.status_code == 405
     assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+def _request_schema(spec: dict, method: str, path: str) -> dict:
+    body = spec["paths"][path][method]["requestBody"]
+    schema: dict = body["content"]["application/json"]["schema"]
+    return schema
+
+
+def test_broker_request_bodies_are_declared_as_validated() -> None:
+    spec = _client().get("/openapi.json").json()
+    publish = _request_schema(spec, "post", "/contracts/publish")
+    assert publish["required"] == ["pacticipantName", "pacticipantVersionNumber", "contracts"]
+    assert publish["properties"]["contracts"]["minItems"] == 1
+    contract = publish["properties"]["contracts"]["items"]
+    assert contract["required"] == ["providerName", "content"]
+    assert contract["properties"]["content"]["contentEncoding"] == "base64"
+    assert spec["paths"]["/contracts/publish"]["post"]["requestBody"]["required"] is True
+    result = _request_schema(
+        spec,
+        "post",
+        "/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results",
+    )
+    assert set(result["required"]) == {"success", "providerApplicationVersion"}
+    assert result["properties"]["success"] == {"type": "boolean"}
+    environment = _request_schema(spec, "post", "/environments")
+    assert environment["required"] == ["name"]
+    webhook = _request_schema(spec, "post", "/webhooks")
+    assert (
+        "contract_published"
+        in webhook["properties"]["events"]["anyOf"][0]["items"]["properties"]["name"]["enum"]
+    )
+
+
+def test_broker_operations_without_a_body_declare_none() -> None:
+    spec = _client().get("/openapi.json").json()
+    for path in (
+        "/pacticipants/{name}/versions/{version}/tags/{tag}",
+        "/pacticipants/{name}/branches/{branch}/versions/{version}",
+        "/pacticipants/{name}/versions/{version}/branches/{branch}",
+    ):
+        assert "requestBody" not in spec["paths"][path]["put"], path
+    assert "requestBody" not in spec["paths"]["/webhooks/{uuid}/execute"]["post"]
+    version = spec["paths"]["/pacticipants/{name}/versions/{version}"]["put"]
+    assert version["requestBody"]["required"] is False
+
+
+def test_broker_query_parameters_are_declared() -> None:
+    spec = _client().get("/openapi.json").json()
+
+    def query(path: str) -> dict[str, bool]:
+        parameters = spec["paths"][path]["get"]["parameters"]
+        return {p["name"]: p["required"] for p in parameters if p["in"] == "query"}
+
+    can_i_deploy = query("/can-i-deploy")
+    assert can_i_deploy["pacticipant"] is True
+    assert can_i_deploy["version"] is False
+    assert query("/matrix")["q[][pacticipant]"] is True
+    assert {"latestby", "limit"} <= set(query("/matrix"))
+    assert {"pageNumber", "pageSize"} <= set(query("/pacticipants/{name}/versions"))
