@@ -21,11 +21,12 @@ from typing import Any
 
 import psycopg
 from fastapi import Request, Response
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker._hal_routing import broker_router
 from contracts.broker._hal_urls import iso, pacticipant_path, version_path
+from contracts.broker._queries import fetch_all as _rows
+from contracts.broker._queries import fetch_one as _row
 from contracts.broker._queries import require_pacticipant, require_version
 from contracts.broker._web import BrokerError, Reader, Writer, hal, link, read_json
 
@@ -44,21 +45,6 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise BrokerError(404, "Not Found", f"no {what} with UUID '{value}'") from None
-
-
-async def _rows(
-    conn: psycopg.AsyncConnection, sql: str, params: dict[str, Any] | tuple[Any, ...]
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
-
-
-async def _row(
-    conn: psycopg.AsyncConnection, sql: str, params: dict[str, Any] | tuple[Any, ...]
-) -> dict[str, Any] | None:
-    found = await _rows(conn, sql, params)
-    return found[0] if found else None
 
 
 def _object(body: Any) -> dict[str, Any]:

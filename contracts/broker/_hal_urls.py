@@ -13,9 +13,9 @@ from typing import Any
 
 import psycopg
 from fastapi import Request
-from psycopg.rows import dict_row
 
 from contracts.broker._queries import Pacticipant, Version
+from contracts.broker._queries import fetch_all as _rows
 from contracts.broker._web import link, quote_name
 
 __all__ = [
@@ -124,14 +124,6 @@ def pacticipant_resource(request: Request, p: Pacticipant) -> dict[str, Any]:
 
 def _embedded_pacticipant(request: Request, name: str) -> dict[str, Any]:
     return {"name": name, "_links": {"self": link(request, pacticipant_path(name))}}
-
-
-async def _rows(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def version_resource(

@@ -40,6 +40,8 @@ from contracts.broker._queries import (
     require_pacticipant,
     require_version,
 )
+from contracts.broker._queries import fetch_all as _all
+from contracts.broker._queries import fetch_one as _one
 from contracts.broker._web import BrokerContext, BrokerError, Reader, hal, link
 
 router = broker_router()
@@ -56,22 +58,6 @@ _FIELDS = {
 def _bad_request(errors: Errors) -> BrokerError:
     detail = "; ".join(f"{where}: {', '.join(problems)}" for where, problems in errors.items())
     return BrokerError(400, "Bad Request", detail, errors=errors)
-
-
-async def _one(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
-
-
-async def _all(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 def _name(value: str, where: str) -> str:

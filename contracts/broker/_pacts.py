@@ -41,6 +41,7 @@ from contracts.broker._hal_urls import (
     version_path,
 )
 from contracts.broker._queries import Pacticipant, Version
+from contracts.broker._queries import fetch_one as _one
 from contracts.broker._web import BrokerContext, BrokerError, link
 
 __all__ = [
@@ -245,22 +246,6 @@ class PublishResult:
     @property
     def changed(self) -> bool:
         return self.outcome != "unchanged"
-
-
-async def _one(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
-
-
-async def _all(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def _store_content(

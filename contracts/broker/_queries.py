@@ -7,6 +7,7 @@ transaction and either lands whole or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = [
     "detect_main_branch",
     "ensure_pacticipant",
     "ensure_version",
+    "fetch_all",
+    "fetch_one",
     "find_pacticipant",
     "find_version",
     "require_pacticipant",
@@ -51,8 +54,17 @@ class Version:
     created_at: datetime
 
 
-async def _one(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
+async def fetch_all(
+    conn: psycopg.AsyncConnection, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """Rows as dicts; the one place the broker's modules read rows from."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall()
+
+
+async def fetch_one(
+    conn: psycopg.AsyncConnection, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()
 ) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
@@ -60,7 +72,7 @@ async def _one(
 
 
 async def find_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacticipant | None:
-    row = await _one(conn, "SELECT * FROM broker.pacticipants WHERE name = %s", (name,))
+    row = await fetch_one(conn, "SELECT * FROM broker.pacticipants WHERE name = %s", (name,))
     return Pacticipant(**row) if row else None
 
 
@@ -73,7 +85,7 @@ async def require_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacti
 
 async def ensure_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pacticipant:
     """Get or create; safe under concurrent publishers (ON CONFLICT)."""
-    row = await _one(
+    row = await fetch_one(
         conn,
         "INSERT INTO broker.pacticipants (name) VALUES (%s) "
         "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING *",
@@ -86,7 +98,7 @@ async def ensure_pacticipant(conn: psycopg.AsyncConnection, name: str) -> Pactic
 async def find_version(
     conn: psycopg.AsyncConnection, pacticipant: Pacticipant, number: str
 ) -> Version | None:
-    row = await _one(
+    row = await fetch_one(
         conn,
         "SELECT * FROM broker.versions WHERE pacticipant_id = %s AND number = %s",
         (pacticipant.id, number),
@@ -111,7 +123,7 @@ async def ensure_version(
     number: str,
     build_url: str | None = None,
 ) -> Version:
-    row = await _one(
+    row = await fetch_one(
         conn,
         "INSERT INTO broker.versions (pacticipant_id, number, build_url) VALUES (%s, %s, %s) "
         "ON CONFLICT (pacticipant_id, number) DO UPDATE "
@@ -123,7 +135,7 @@ async def ensure_version(
 
 
 async def add_branch(conn: psycopg.AsyncConnection, version: Version, branch: str) -> None:
-    row = await _one(
+    row = await fetch_one(
         conn,
         "INSERT INTO broker.branches (pacticipant_id, name) VALUES (%s, %s) "
         "ON CONFLICT (pacticipant_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id",

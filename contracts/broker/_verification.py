@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 from fastapi import Request, Response
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker import _selectors
@@ -38,6 +37,7 @@ from contracts.broker._queries import (
     ensure_version,
     require_pacticipant,
 )
+from contracts.broker._queries import fetch_all as _rows
 from contracts.broker._web import BrokerError, Reader, hal, link, quote_name, read_json
 
 __all__ = ["router", "verification_resource"]
@@ -193,14 +193,6 @@ def verification_resource(request: Request, row: dict[str, Any]) -> dict[str, An
         ),
     }
     return body
-
-
-async def _rows(
-    conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def _require_pact(
