@@ -36,3 +36,18 @@ def state(ctx: typer.Context) -> Context:
         obj = Context()
         ctx.find_root().obj = obj
     return obj
+
+
+def with_throwaway_token(
+    config: CovenantConfig, *, replace_tokens: bool = False
+) -> tuple[CovenantConfig, str]:
+    """A copy of ``config`` whose broker also accepts a new random read-write token
+    (only that one with ``replace_tokens``), for a server Covenant runs itself."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    token = secrets.token_urlsafe(24)
+    kept = () if replace_tokens else config.broker.read_write_tokens
+    broker = config.broker.model_copy(update={"read_write_tokens": (*kept, SecretStr(token))})
+    return config.model_copy(update={"broker": broker}), token

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.paths import PACTS_DIR
-from covenant.cli._common import err, out, state
+from covenant.cli._common import err, out, state, with_throwaway_token
 from covenant.cli._stack_cmd import _progress
 from covenant.config import REFERENCE_SERVICES
 from covenant.stack.state import load_state
@@ -66,10 +66,8 @@ def demo(ctx: typer.Context) -> None:
     Exit 0 when every step passes, 1 otherwise. The stack keeps running afterwards
     (`covenant stack down` stops it).
     """
-    import secrets
 
     import httpx
-    from pydantic import SecretStr
 
     from covenant.app import BackgroundServer, create_app
     from covenant.cli._demo_broker import contract_loop
@@ -86,14 +84,7 @@ def demo(ctx: typer.Context) -> None:
 
     _step(3, "covenant serve /health")
     # The demo's broker writes need a token; a throwaway one is made for this run.
-    token = secrets.token_urlsafe(24)
-    served = config.model_copy(
-        update={
-            "broker": config.broker.model_copy(
-                update={"read_write_tokens": (*config.broker.read_write_tokens, SecretStr(token))}
-            )
-        }
-    )
+    served, token = with_throwaway_token(config)
     port = config.server.port if port_is_free(config.server.port) else 0
     with BackgroundServer(create_app(served), config.server.host, port) as server:
         response = httpx.get(server.url + "/health", timeout=30)

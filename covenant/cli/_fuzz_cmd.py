@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from covenant.cli._common import err, out, state
+from covenant.cli._common import err, out, state, with_throwaway_token
 from covenant.config import CovenantConfig
 from covenant.errors import CovenantError, ErrorKind
 
@@ -47,18 +46,20 @@ def _serving_covenant(config: CovenantConfig, options: FuzzOptions) -> Iterator[
     admin_url = _database_url(config)
     if admin_url is None:
         raise CovenantError("fuzzing covenant needs PostgreSQL", kind=ErrorKind.CONFIG)
-    token = secrets.token_urlsafe(24)
-    own = config.model_copy(
-        update={
-            "engines": config.engines.model_copy(
-                update={
-                    "postgres": config.engines.postgres.model_copy(
-                        update={"url": _secret(_own_database(admin_url, "covenant_fuzz"))}
-                    )
-                }
-            ),
-            "broker": config.broker.model_copy(update={"read_write_tokens": (_secret(token),)}),
-        }
+    from pydantic import SecretStr
+
+    database = SecretStr(_own_database(admin_url, "covenant_fuzz"))
+    own, token = with_throwaway_token(
+        config.model_copy(
+            update={
+                "engines": config.engines.model_copy(
+                    update={
+                        "postgres": config.engines.postgres.model_copy(update={"url": database})
+                    }
+                )
+            }
+        ),
+        replace_tokens=True,
     )
     with BackgroundServer(create_app(own)) as server:
         yield replace(
@@ -66,12 +67,6 @@ def _serving_covenant(config: CovenantConfig, options: FuzzOptions) -> Iterator[
             spec=f"{server.url}/openapi.json",
             headers={"Authorization": f"Bearer {token}"},
         )
-
-
-def _secret(value: str) -> object:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 def _replay(config: CovenantConfig, finding_id: str) -> None:
