@@ -37,6 +37,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.broker._webhook_hosts import host_allowed
+
 if TYPE_CHECKING:
     from contracts.broker._web import BrokerContext
 
@@ -606,6 +608,11 @@ class DeliveryWorker:
         def elapsed() -> int:
             return int((time.monotonic() - started) * 1000)
 
+        if not host_allowed(prepared.url, self.context.config.webhook_allowed_hosts):
+            return AttemptResult(
+                None, "", "not sent: the host is not in broker.webhook_allowed_hosts", 0
+            )
+
         try:
             async with asyncio.timeout(timeout):
                 async with (
@@ -637,6 +644,10 @@ class DeliveryWorker:
         except httpx.HTTPError as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return AttemptResult(None, "", reason, elapsed())
+        except (httpx.InvalidURL, ValueError) as exc:
+            # The rendered request cannot be sent at all: a template value put a
+            # non-ASCII character into a header, or made the URL invalid.
+            return AttemptResult(None, "", f"the request cannot be sent: {exc}", elapsed())
 
     # -- template values --------------------------------------------------------
 

@@ -28,7 +28,15 @@ from contracts.broker._hal_urls import iso, pacticipant_path, version_path
 from contracts.broker._queries import fetch_all as _rows
 from contracts.broker._queries import fetch_one as _row
 from contracts.broker._queries import require_pacticipant, require_version
-from contracts.broker._web import BrokerError, Reader, Writer, hal, link, read_json
+from contracts.broker._web import (
+    BrokerError,
+    Reader,
+    Writer,
+    hal,
+    link,
+    read_json,
+    unprocessable,
+)
 
 __all__ = ["environment_resource", "find_environment", "router"]
 
@@ -72,8 +80,7 @@ def _optional_text(body: dict[str, Any], key: str, errors: dict[str, list[str]])
 
 def _raise(errors: dict[str, list[str]]) -> None:
     if errors:
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
-        raise BrokerError(400, "Bad Request", detail, errors=errors)
+        raise unprocessable(errors)
 
 
 # --- environments --------------------------------------------------------------

@@ -379,8 +379,8 @@ async def run_matrix(conn: psycopg.AsyncConnection, query: MatrixQuery) -> Matri
     found = (await fetch_without_jit(conn, SQL, _params(query)))[0]
     if query.environment and not found["env_found"]:
         raise BrokerError(
-            400,
-            "Bad Request",
+            422,
+            "Unprocessable Content",
             f"no environment named '{query.environment}'",
             errors={"environment": [f"no environment named '{query.environment}'"]},
         )
@@ -392,8 +392,8 @@ async def run_matrix(conn: psycopg.AsyncConnection, query: MatrixQuery) -> Matri
     ]
     if missing:
         raise BrokerError(
-            400,
-            "Bad Request",
+            422,
+            "Unprocessable Content",
             "; ".join(f"no pacticipant named '{name}'" for name in missing),
             errors={"q": [f"no pacticipant named '{name}'" for name in missing]},
         )

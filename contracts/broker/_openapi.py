@@ -8,11 +8,11 @@ that for every broker operation, so clients, ``covenant contracts compare`` and
 Schemathesis see what the broker really does.
 
 Because the endpoints read their bodies and query strings by hand, FastAPI
-cannot see them; :data:`REQUESTS` declares them, as the endpoints' own
-validation enforces them (kept in step with ``_publish``, ``_pacticipants``,
-``_environments``, ``_verification``, ``_selectors``, ``_matrix`` and
-``_webhooks``). What JSON Schema cannot say (a pact's names must match the
-path, selector combinations, ...) is left to the endpoint's 400 answer.
+cannot see them; :data:`REQUESTS` declares them, and ``_body_schema`` checks
+every JSON body against its schema here (400 on a mismatch), so the document
+and the endpoints cannot drift apart. What JSON Schema cannot say (a pact's
+names must match the path, pacticipants that must exist, ...) is the
+endpoint's own check, answered 422.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ _ERRORS = {
     "404": "No such resource",
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
+    "422": "Matches the schema but cannot be carried out (names that contradict the path,"
+    " unknown pacticipants or environments, base64 content that is not a pact)",
     "413": "The body exceeds broker.max_body_bytes",
     "415": "Unsupported media type",
     "503": "The broker database is unavailable; nothing was stored",
@@ -84,10 +86,11 @@ NAME: Schema = {
     "maxLength": MAX_NAME_LENGTH,
     "pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
 }
-#: A string that is not blank (``value.strip()`` is not empty).
-TEXT: Schema = {"type": "string", "pattern": r"\S"}
+#: A string that is not blank (``value.strip()`` is not empty); no NUL, which
+#: PostgreSQL cannot store.
+TEXT: Schema = {"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
 SHORT_TEXT: Schema = {**TEXT, "maxLength": 256}
-STRING: Schema = {"type": "string"}
+STRING: Schema = {"type": "string", "pattern": r"^[^\x00]*$"}
 BOOLEAN: Schema = {"type": "boolean"}
 TRUE: Schema = {"const": True}
 #: What ``_bool`` in ``_matrix`` accepts in a query string.
@@ -169,7 +172,7 @@ VERSION: Schema = _obj(
 
 ENVIRONMENT: Schema = _obj(
     {
-        "name": {**SHORT_TEXT, "pattern": r"^\S+$"},
+        "name": {**SHORT_TEXT, "pattern": r"^[^\s\x00]+$"},
         "displayName": _nullable(SHORT_TEXT),
         "production": _nullable(BOOLEAN),
         "contacts": _nullable({"type": "array", "items": {"type": "object"}}),
@@ -209,6 +212,7 @@ SELECTOR: Schema = {
     "oneOf": [
         _selector({"branch": TEXT}, fallbackBranch=TEXT, latest=BOOLEAN),
         _selector({"mainBranch": TRUE}, latest=BOOLEAN),
+        _selector({"matchingBranch": TRUE}, latest=BOOLEAN),
         _selector({"tag": TEXT}, latest=BOOLEAN),
         _selector({"tag": TEXT, "latest": TRUE, "fallbackTag": TEXT}),
         _selector({"latest": TRUE}),
@@ -216,7 +220,7 @@ SELECTOR: Schema = {
         *(_selector({key: TRUE}, environment=TEXT) for key in ("deployed", "released")),
         _selector({"deployedOrReleased": TRUE}, environment=TEXT),
     ],
-    "description": "matchingBranch: true (with providerVersionBranch) is also accepted.",
+    "description": "matchingBranch needs providerVersionBranch.",
 }
 FOR_VERIFICATION: Schema = _nullable(
     _obj(
@@ -234,6 +238,12 @@ FOR_VERIFICATION: Schema = _nullable(
     )
 )
 
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_HOST = r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])"
+URL = rf"^https?://{_HOST}(:{_PORT})?([/?#][!-~]*)?$"
+HEADER_NAME = r"^[!-9;-~]+$"
+HEADER_VALUE = r"^[\t\x20-\x7e]*$"
+HEADER_LINE = r"^[\t ]*[!-9;-~]+[\t ]*:[\t\x20-\x7e]*$"
 WEBHOOK: Schema = _obj(  # consumer and provider must name existing pacticipants
     {
         "description": _nullable(STRING),
@@ -250,19 +260,29 @@ WEBHOOK: Schema = _obj(  # consumer and provider must name existing pacticipants
                     {"enum": ["POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS"]}
                 ),
                 "url": {
-                    "type": "string",
-                    "pattern": (
-                        r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,4})?([/?#][!-~]*)?$"
-                    ),
-                    "description": "Or a whole template parameter such as ${pactbroker.pactUrl}.",
+                    "anyOf": [
+                        {"type": "string", "pattern": URL},
+                        {"type": "string", "pattern": r"^\$\{pactbroker\.[A-Za-z]+\}$"},
+                    ],
+                    "description": "An http(s) URL (template parameters allowed in its path"
+                    " and query), or a whole template parameter such as ${pactbroker.pactUrl}.",
                 },
-                "headers": _nullable(
-                    {
-                        "type": "object",
-                        "propertyNames": {"pattern": "^[!-9;-~]+$"},
-                        "additionalProperties": {"type": "string", "pattern": "^[^\r\n]*$"},
-                    }
-                ),
+                "headers": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "propertyNames": {"pattern": HEADER_NAME},
+                            # Sent as HTTP header values: printable ASCII, spaces and tabs.
+                            "additionalProperties": {"type": "string", "pattern": HEADER_VALUE},
+                        },
+                        {
+                            "type": "array",
+                            "items": {"type": "string", "pattern": HEADER_LINE},
+                            "description": "The pact-broker CLI's form: 'Name: value' lines.",
+                        },
+                        {"type": "null"},
+                    ]
+                },
                 "body": {},
                 "username": _nullable(STRING),
                 "password": _nullable(STRING),
@@ -420,11 +440,17 @@ def _describe_request(operation: dict[str, Any], method: str, path: str) -> None
 
 def _document(operation: dict[str, Any], method: str) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    responses.pop("422", None)  # validation errors are answered as 400 problems
+    responses.pop("422", None)  # FastAPI's validation error; the broker's own 422 follows
     for status, response in list(responses.items()):
-        if status.startswith("2"):
+        if status.startswith("2") and status != "204":
             response["content"] = {"application/hal+json": _HAL, "application/json": _HAL}
-    extra = {"post": ("200", "201"), "put": ("200", "201"), "patch": ("200",), "delete": ("204",)}
+    # PATCH creates like PUT (a pacticipant patched into existence answers 201).
+    extra: dict[str, tuple[str, ...]] = {
+        "post": ("200", "201"),
+        "put": ("200", "201"),
+        "patch": ("200", "201"),
+        "delete": ("204",),
+    }
     for status in extra.get(method, ()):
         responses.setdefault(
             status,

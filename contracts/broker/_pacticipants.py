@@ -42,7 +42,15 @@ from contracts.broker._queries import (
 )
 from contracts.broker._queries import fetch_all as _all
 from contracts.broker._queries import fetch_one as _one
-from contracts.broker._web import BrokerContext, BrokerError, Reader, hal, link
+from contracts.broker._web import (
+    BrokerContext,
+    BrokerError,
+    Reader,
+    bad_request,
+    hal,
+    link,
+    unprocessable,
+)
 
 router = broker_router()
 
@@ -55,16 +63,11 @@ _FIELDS = {
 }
 
 
-def _bad_request(errors: Errors) -> BrokerError:
-    detail = "; ".join(f"{where}: {', '.join(problems)}" for where, problems in errors.items())
-    return BrokerError(400, "Bad Request", detail, errors=errors)
-
-
 def _name(value: str, where: str) -> str:
     errors: Errors = {}
     checked = check_name(value, where, errors)
     if errors or checked is None:
-        raise _bad_request(errors)
+        raise bad_request(errors)
     return checked
 
 
@@ -75,7 +78,7 @@ def _pacticipant_fields(body: Any, name: str | None, *, require_name: bool) -> d
     """The settable fields present in ``body``, as column -> value."""
     errors: Errors = {}
     if not isinstance(body, dict):
-        raise _bad_request({"body": ["must be a JSON object"]})
+        raise bad_request({"body": ["must be a JSON object"]})
     given = body.get("name")
     if require_name:
         check_name(given, "name", errors)
@@ -90,7 +93,7 @@ def _pacticipant_fields(body: Any, name: str | None, *, require_name: bool) -> d
             else:
                 fields[column] = value
     if errors:
-        raise _bad_request(errors)
+        raise unprocessable(errors)
     return fields
 
 
@@ -216,7 +219,7 @@ def _page(request: Request) -> tuple[int, int]:
         else:
             values[key] = int(raw)
     if errors:
-        raise _bad_request(errors)
+        raise bad_request(errors)
     return values["pageNumber"], values["pageSize"]
 
 
@@ -305,7 +308,7 @@ async def put_version(request: Request, ctx: WriteAccess, name: str, version: st
     raw = await read_body(request) if await _has_body(request) else {}
     errors: Errors = {}
     if not isinstance(raw, dict):
-        raise _bad_request({"body": ["must be a JSON object"]})
+        raise bad_request({"body": ["must be a JSON object"]})
     build_url = raw.get("buildUrl")
     if build_url is not None and not isinstance(build_url, str):
         errors["buildUrl"] = ["must be a string"]
@@ -320,7 +323,7 @@ async def put_version(request: Request, ctx: WriteAccess, name: str, version: st
         if checked:
             tags.append(checked)
     if errors:
-        raise _bad_request(errors)
+        raise unprocessable(errors)
     async with ctx.database.transaction() as conn:
         p = await ensure_pacticipant(conn, name)
         created = await find_version(conn, p, version) is None

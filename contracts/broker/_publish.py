@@ -65,19 +65,16 @@ from contracts.broker._web import (
     BrokerContext,
     BrokerError,
     Reader,
+    bad_request,
     hal,
     link,
     quote_name,
+    unprocessable,
 )
 
 router = broker_router()
 
 __all__ = ["router"]
-
-
-def _bad_request(errors: Errors) -> BrokerError:
-    detail = "; ".join(f"{where}: {', '.join(problems)}" for where, problems in errors.items())
-    return BrokerError(400, "Bad Request", detail, errors=errors)
 
 
 @dataclass
@@ -104,7 +101,7 @@ _ON_CONFLICT: dict[str, OnConflict] = {"overwrite": "overwrite", "merge": "merge
 def _parse_publication(body: Any) -> _Publication:
     errors: Errors = {}
     if not isinstance(body, dict):
-        raise _bad_request({"body": ["must be a JSON object"]})
+        raise bad_request({"body": ["must be a JSON object"]})
     consumer = check_name(body.get("pacticipantName"), "pacticipantName", errors)
     number_key = (
         "versionNumber"
@@ -181,7 +178,7 @@ def _parse_publication(body: Any) -> _Publication:
         if ok and provider is not None and isinstance(content, dict):
             contracts.append(_Contract(index, provider, content, on_conflict))
     if errors:
-        raise _bad_request(errors)
+        raise unprocessable(errors)
     assert consumer is not None and number is not None
     return _Publication(consumer, number, branch, tags, build_url, contracts)
 
@@ -347,11 +344,11 @@ async def _put_pact(
     check_name(consumer, "path.consumer", errors)
     check_name(version, "path.version", errors)
     if errors:
-        raise _bad_request(errors)
+        raise bad_request(errors)
     content = await read_body(request)
     validate_pact(content, "", errors, consumer=consumer, provider=provider)
     if errors:
-        raise _bad_request(errors)
+        raise unprocessable(errors)
     async with ctx.database.transaction() as conn:
         names = sorted({consumer, provider})
         pacticipants = {name: await ensure_pacticipant(conn, name) for name in names}

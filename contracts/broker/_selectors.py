@@ -225,7 +225,7 @@ def parse_request(body: Any) -> ForVerificationRequest:
             selectors.append(selector)
     if errors:
         detail = "; ".join(m for messages in errors.values() for m in messages)
-        raise BrokerError(400, "Bad Request", detail, errors=errors)
+        raise BrokerError(422, "Unprocessable Content", detail, errors=errors)
     return ForVerificationRequest(selectors, branch, list(tags), bool(pending), since)
 
 

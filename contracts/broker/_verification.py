@@ -38,7 +38,15 @@ from contracts.broker._queries import (
     require_pacticipant,
 )
 from contracts.broker._queries import fetch_all as _rows
-from contracts.broker._web import BrokerError, Reader, hal, link, quote_name, read_json
+from contracts.broker._web import (
+    BrokerError,
+    Reader,
+    hal,
+    link,
+    quote_name,
+    read_json,
+    unprocessable,
+)
 
 __all__ = ["router", "verification_resource"]
 
@@ -257,8 +265,7 @@ def _parse_result(body: Any) -> dict[str, Any]:
     if verified_by is not None and not isinstance(verified_by, dict):
         errors.setdefault("verifiedBy", []).append("must be an object")
     if errors:
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
-        raise BrokerError(400, "Bad Request", detail, errors=errors)
+        raise unprocessable(errors)
     return {
         "success": success,
         "version": version,

@@ -25,10 +25,12 @@ __all__ = [
     "BrokerError",
     "Reader",
     "Writer",
+    "bad_request",
     "hal",
     "link",
     "quote_name",
     "read_json",
+    "unprocessable",
 ]
 
 HAL_JSON = "application/hal+json"
@@ -67,6 +69,25 @@ class BrokerError(Exception):
         return JSONResponse(
             body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
         )
+
+
+def _detail(errors: dict[str, list[str]]) -> str:
+    return "; ".join(f"{where}: {', '.join(problems)}" for where, problems in errors.items())
+
+
+def bad_request(errors: dict[str, list[str]]) -> BrokerError:
+    """400: the request breaks what the OpenAPI document says (a malformed name in the
+    path, a query value out of range, a body that does not match its schema)."""
+    return BrokerError(400, "Bad Request", _detail(errors), errors=errors)
+
+
+def unprocessable(errors: dict[str, list[str]], prefix: str = "") -> BrokerError:
+    """422: the request matches its documented schema but cannot be carried out (names
+    that contradict the path, unknown pacticipants or environments, a base64 content
+    that is not a pact). Kept apart from 400 so that a schema-valid request is never
+    answered as malformed, which is what Schemathesis's positive-data check holds
+    the broker to."""
+    return BrokerError(422, "Unprocessable Content", prefix + _detail(errors), errors=errors)
 
 
 @dataclass
@@ -123,7 +144,21 @@ def _matches(token: str, candidates: Iterable[Any]) -> bool:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="covenant-broker"'}
 
 
+def _reject_nul(request: Request) -> None:
+    """No path or query value may hold a NUL: PostgreSQL cannot compare or store one."""
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    bad = sorted({str(name) for name, value in values if "\x00" in str(value)})
+    if bad:
+        raise BrokerError(
+            400,
+            "Bad Request",
+            f"{', '.join(bad)}: must not contain a NUL character",
+            errors={name: ["must not contain a NUL character"] for name in bad},
+        )
+
+
 async def _require(request: Request, *, write: bool) -> BrokerContext:
+    _reject_nul(request)
     ctx = context(request)
     config = ctx.config
     token = _bearer(request)
@@ -164,7 +199,8 @@ Writer = Annotated[psycopg.AsyncConnection, Depends(_writer, scope="function")]
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON, within the configured size limit."""
+    """The request body as JSON, within the configured size limit, checked against the
+    schema the broker documents for the operation (400 naming where it breaks)."""
     limit = context(request).config.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -177,7 +213,7 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise BrokerError(400, "Bad Request", "the request body is empty")
     try:
-        return json.loads(body)
+        parsed = json.loads(body)
     except json.JSONDecodeError as exc:
         raise BrokerError(
             400,
@@ -189,6 +225,14 @@ async def read_json(request: Request) -> Any:
         raise BrokerError(400, "Bad Request", "the body is not UTF-8") from None
     except RecursionError:
         raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
+    # Imported here: the schemas are described next to the endpoints, which import this module.
+    from contracts.broker._body_schema import check_body
+
+    try:
+        check_body(request, parsed)
+    except RecursionError:
+        raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
+    return parsed
 
 
 def base_url(request: Request) -> str:

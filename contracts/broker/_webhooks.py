@@ -39,7 +39,9 @@ from contracts.broker._web import (
     link,
     quote_name,
     read_json,
+    unprocessable,
 )
+from contracts.broker._webhook_hosts import host_allowed
 
 __all__ = ["router", "setup", "worker"]
 
@@ -204,8 +206,7 @@ def validate(body: Any) -> dict[str, Any]:
     if not isinstance(enabled, bool):
         errors.setdefault("enabled", []).append("must be true or false")
     if errors:
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
-        raise BrokerError(400, "Bad Request", f"invalid webhook: {detail}", errors=errors)
+        raise unprocessable(errors, "invalid webhook: ")
     return {
         "description": description,
         "events": events,
@@ -214,6 +215,18 @@ def validate(body: Any) -> dict[str, Any]:
         "provider_name": provider,
         "enabled": enabled,
     }
+
+
+def _check_target(request: Request, webhook: Mapping[str, Any]) -> None:
+    allowed = context(request).config.webhook_allowed_hosts
+    url = str(webhook["request"]["url"])
+    if url.startswith("${"):
+        return  # a template URL: checked when rendered, just before sending
+    if not host_allowed(url, allowed):
+        raise unprocessable(
+            {"request.url": ["the host is not in broker.webhook_allowed_hosts"]},
+            "invalid webhook: ",
+        )
 
 
 async def _check_pacticipants(conn: psycopg.AsyncConnection, webhook: Mapping[str, Any]) -> None:
@@ -226,8 +239,7 @@ async def _check_pacticipants(conn: psycopg.AsyncConnection, webhook: Mapping[st
         if await cur.fetchone() is None:
             errors[f"{role}.name"] = [f"no pacticipant named '{name}'"]
     if errors:
-        detail = "; ".join(f"{k}: {v[0]}" for k, v in errors.items())
-        raise BrokerError(400, "Bad Request", f"invalid webhook: {detail}", errors=errors)
+        raise unprocessable(errors, "invalid webhook: ")
 
 
 def _keep_secrets(new: dict[str, Any], old: Mapping[str, Any]) -> None:
@@ -417,6 +429,7 @@ async def _create(
         if await found.fetchone() is None:
             raise BrokerError(404, "Not Found", f"no pacticipant named '{name}'")
         webhook[f"{role}_name"] = name
+    _check_target(request, webhook)
     await _check_pacticipants(conn, webhook)
     row, _ = await _upsert(conn, uuid_module.uuid4(), webhook)
     body = represent(request, row)
@@ -487,6 +500,7 @@ async def get_webhook(request: Request, uuid: str, conn: Reader) -> JSONResponse
 async def put_webhook(request: Request, uuid: str, conn: Writer) -> JSONResponse:
     parsed = _parse_uuid(uuid)
     webhook = validate(await read_json(request))
+    _check_target(request, webhook)
     await _check_pacticipants(conn, webhook)
     existing = await _find_optional(conn, parsed, lock=True)
     if existing is not None:

@@ -58,6 +58,17 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
             headers={"Retry-After": "5"},
         ).response(request)
 
+    @app.exception_handler(psycopg.DataError)
+    async def value_not_storable(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # PostgreSQL refused a value it cannot hold (a NUL inside free-form JSON, a
+        # number out of range): the transaction rolled back, nothing was stored.
+        return BrokerError(
+            422,
+            "Unprocessable Content",
+            "a value in the request cannot be stored (for example a NUL character);"
+            " nothing was stored",
+        ).response(request)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: dict[str, list[str]] = {}

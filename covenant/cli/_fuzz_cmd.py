@@ -38,6 +38,10 @@ def _own_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+#: Where webhooks of the fuzzed broker may go.
+LOOPBACK_HOSTS = ("127.0.0.0/8", "::1", "localhost")
+
+
 @contextlib.contextmanager
 def _serving_covenant(config: CovenantConfig, options: FuzzOptions) -> Iterator[FuzzOptions]:
     """Covenant's own API, served in-process on a free port with a throwaway token."""
@@ -49,14 +53,15 @@ def _serving_covenant(config: CovenantConfig, options: FuzzOptions) -> Iterator[
     from pydantic import SecretStr
 
     database = SecretStr(_own_database(admin_url, "covenant_fuzz"))
+    postgres = config.engines.postgres.model_copy(update={"url": database})
+    # Fuzzed webhooks point at generated hosts; the broker may only call loopback
+    # ones, so fuzzing never reaches (or resolves) anything outside this machine.
+    broker = config.broker.model_copy(update={"webhook_allowed_hosts": LOOPBACK_HOSTS})
     own, token = with_throwaway_token(
         config.model_copy(
             update={
-                "engines": config.engines.model_copy(
-                    update={
-                        "postgres": config.engines.postgres.model_copy(update={"url": database})
-                    }
-                )
+                "engines": config.engines.model_copy(update={"postgres": postgres}),
+                "broker": broker,
             }
         ),
         replace_tokens=True,

@@ -7,7 +7,7 @@ all) gives the embedded default: engines come from the local stack.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -136,9 +136,18 @@ class BrokerConfig(_Strict):
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts webhooks may call: exact names or addresses, '*.example.com',"
+        " or networks such as 10.0.0.0/8. Empty allows any host.",
+    )
 
 
 FuzzPhase = Literal["examples", "coverage", "fuzzing", "stateful"]
+
+
+#: An HTTP status or a class of them, as Schemathesis takes it: "422", "4xx".
+StatusPattern = Annotated[str, Field(pattern=r"^[1-5]([0-9]{2}|xx)$")]
 
 
 class FuzzServiceConfig(_Strict):
@@ -154,6 +163,11 @@ class FuzzServiceConfig(_Strict):
     max_time_s: int | None = Field(default=None, ge=1)
     rate_limit: str | None = Field(default=None, pattern=r"^\d+/[smhd]$|^auto$")
     response_time_budget_s: float | None = Field(default=None, gt=0)
+    accepted_statuses: tuple[StatusPattern, ...] = Field(
+        default=(),
+        description="Statuses a schema-valid request may also get besides Schemathesis's"
+        " defaults (e.g. 422 for contents the schema cannot describe).",
+    )
 
 
 class FuzzConfig(_Strict):

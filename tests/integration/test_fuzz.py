@@ -37,13 +37,19 @@ def _cli(
     )
 
 
-@pytest.mark.parametrize("service", REFERENCE)
-def test_reference_service_fuzzes_clean(stack: RunningStack, service: str, tmp_path: Path) -> None:
-    done = _cli(stack, "fuzz", service, "-q", "-n", "5", "--report-dir", str(tmp_path))
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "clean" in done.stdout
-    assert list(tmp_path.glob("*/report.html")), "no HTML report written"
-    assert list(tmp_path.glob(f"*/{service}/junit.xml")), "no JUnit report written"
+def test_fuzz_all_is_clean_for_the_reference_services_and_covenant(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The acceptance run: every reference service and Covenant's own API, all phases."""
+    done = _cli(stack, "fuzz", "--all", "-q", "-n", "5", "--report-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    [report_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (report_dir / "report.html").exists(), "no HTML report written"
+    for service in [*REFERENCE, "covenant"]:
+        junit = report_dir / service / "junit.xml"
+        assert junit.exists(), f"no JUnit report for {service}"
+        assert "<failure" not in junit.read_text(), service
+        assert (report_dir / service / "events.ndjson").stat().st_size > 0, service
 
 
 # Each class of finding the faulty variant (COVENANT_FAULT=fuzz-targets) must produce.

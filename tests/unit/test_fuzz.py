@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from verifiers.fuzz import Finding, FuzzOptions, FuzzResult, render_html
 from verifiers.fuzz._events import curl_line, read_events
-from verifiers.fuzz._runner import _headers_config, build_command
+from verifiers.fuzz._runner import POSITIVE_DATA_DEFAULT, build_command, write_config
+from verifiers.fuzz.checks import _SECRET
 
 
 def _scenario(
@@ -101,12 +105,28 @@ def test_secret_headers_stay_off_the_command_line(tmp_path: Path) -> None:
     options = FuzzOptions(
         service="s", spec="http://h/openapi.json", headers={"Authorization": "Bearer s3cr3t"}
     )
-    config, env = _headers_config(options, tmp_path)
+    config, env = write_config(options, tmp_path)
     argv = build_command(options, tmp_path, config)
     assert "s3cr3t" not in " ".join(argv)
     assert config is not None and "s3cr3t" not in config.read_text()
     assert "Bearer s3cr3t" in env.values()
     assert "--config-file" in argv and argv.index("--config-file") < argv.index("run")
+
+
+def test_accepted_statuses_extend_the_positive_data_defaults(tmp_path: Path) -> None:
+    options = FuzzOptions(service="s", spec="http://h/openapi.json", accepted_statuses=("422",))
+    config, env = write_config(options, tmp_path)
+    assert config is not None and env == {}
+    parsed = tomllib.loads(config.read_text())
+    statuses = parsed["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert statuses == [*POSITIVE_DATA_DEFAULT, "422"]
+    assert "400" not in statuses
+
+
+def test_an_empty_config_file_shields_the_run_from_stray_ones(tmp_path: Path) -> None:
+    config, env = write_config(FuzzOptions(service="s", spec="x"), tmp_path)
+    assert env == {} and tomllib.loads(config.read_text()) == {}
+    assert "--config-file" in build_command(FuzzOptions(service="s", spec="x"), tmp_path, config)
 
 
 def test_html_report_escapes_everything(tmp_path: Path) -> None:
@@ -133,3 +153,19 @@ def test_html_report_escapes_everything(tmp_path: Path) -> None:
     assert "<script>" not in page and "<img" not in page and "<b>x</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "covenant fuzz --replay F-1" in page
+
+
+@pytest.mark.parametrize(
+    ("text", "leaks"),
+    [
+        ("password=hunter22", True),
+        ('{"password": "s3cr3t!x"}', True),
+        ("token: eyJhbGciOiJIUzI1NiJ9.abc", True),
+        ("postgresql://app:pw@db/app", True),
+        ("-----BEGIN RSA PRIVATE KEY-----", True),
+        ("request.password: matches none of the allowed shapes", False),
+        ("invalid webhook: request.password: must be a string", False),
+    ],
+)
+def test_secret_pattern_tells_credentials_from_prose(text: str, leaks: bool) -> None:
+    assert bool(_SECRET.search(text)) is leaks

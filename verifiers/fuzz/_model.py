@@ -26,6 +26,9 @@ class FuzzOptions:
     response_time_budget_s: float = 2.0
     request_timeout_s: float = 10.0
     workers: int = 1
+    #: Statuses besides Schemathesis's defaults that a schema-valid request may get
+    #: (positive_data_acceptance), e.g. 422 for contents a schema cannot describe.
+    accepted_statuses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the reports.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from covenant.redact import redact_url
 from verifiers.fuzz._events import read_events
 from verifiers.fuzz._model import FuzzOptions, FuzzResult
 
-__all__ = ["build_command", "run_fuzz", "spec_reachable"]
+__all__ = ["build_command", "run_fuzz", "spec_reachable", "write_config"]
 
 HOOKS_MODULE = "verifiers.fuzz.checks"
 
@@ -62,17 +63,37 @@ def build_command(options: FuzzOptions, report_dir: Path, config_file: Path | No
     return argv
 
 
-def _headers_config(options: FuzzOptions, directory: Path) -> tuple[Path | None, dict[str, str]]:
-    if not options.headers:
-        return None, {}
+#: Schemathesis's own default for positive_data_acceptance (its config reference).
+POSITIVE_DATA_DEFAULT = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def write_config(options: FuzzOptions, directory: Path) -> tuple[Path, dict[str, str]]:
+    """A schemathesis.toml for what has no safe command-line form: headers (as
+    environment references, so secrets stay off argv and out of the file) and the
+    extra statuses positive_data_acceptance allows.
+
+    Always written, even empty: without ``--config-file`` Schemathesis looks for a
+    schemathesis.toml in the working directory and its parents, and a stray one
+    would silently change the run."""
+    lines: list[str] = []
     env: dict[str, str] = {}
-    entries = []
-    for index, (name, value) in enumerate(sorted(options.headers.items())):
-        variable = f"COVENANT_FUZZ_HEADER_{index}"
-        env[variable] = value
-        entries.append(f'"{name}" = "${{{variable}}}"')
+    if options.headers:
+        entries = []
+        for index, (name, value) in enumerate(sorted(options.headers.items())):
+            variable = f"COVENANT_FUZZ_HEADER_{index}"
+            env[variable] = value
+            entries.append(f"{_toml_string(name)} = " + _toml_string(f"${{{variable}}}"))
+        lines.append("headers = { " + ", ".join(entries) + " }")
+    if options.accepted_statuses:
+        statuses = [*POSITIVE_DATA_DEFAULT, *options.accepted_statuses]
+        lines.append("[checks.positive_data_acceptance]")
+        lines.append("expected-statuses = [" + ", ".join(map(_toml_string, statuses)) + "]")
     path = directory / "schemathesis.toml"
-    path.write_text("headers = { " + ", ".join(entries) + " }\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, env
 
 
@@ -112,7 +133,7 @@ def run_fuzz(
     workdir = (workdir or report_dir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="covenant-fuzz-") as scratch:
-        config_file, secret_env = _headers_config(options, Path(scratch))
+        config_file, secret_env = write_config(options, Path(scratch))
         env = {
             **os.environ,
             **secret_env,

@@ -53,6 +53,7 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
                 rate_limit=configured.rate_limit or base.rate_limit,
                 response_time_budget_s=configured.response_time_budget_s
                 or base.response_time_budget_s,
+                accepted_statuses=configured.accepted_statuses,
             )
     engine = service.replace("-", "_")
     if engine in REFERENCE_SERVICES:
@@ -64,7 +65,9 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
             )
         return replace(_base(config, service), spec=f"{record.url}/openapi.json")
     if service == COVENANT_SERVICE:
-        return _base(config, service)
+        # The broker answers 422 to schema-valid requests it cannot carry out
+        # (names contradicting the path, unknown pacticipants); 400 stays a finding.
+        return replace(_base(config, service), accepted_statuses=("422",))
     raise CovenantError(
         f"unknown service '{service}'; known: {', '.join(known_services(config))}",
         kind=ErrorKind.USAGE,

@@ -29,7 +29,11 @@ _STACK_TRACE = re.compile(
 _SECRET = re.compile(
     r"postgres(?:ql)?://[^:\s/]+:[^@\s/]+@"  # a DSN with a password
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|\b(?:api[_-]?key|secret|password|passwd|token)\b\s*[=:]\s*\S{6,}",
+    # A credential-named key with a value: "password=s3cr3t!", "token": "eyJh...".
+    # The value must hold a digit or a symbol, as generated secrets do, so that
+    # prose such as "request.password: must be a string" is not taken for one.
+    r"""|\b(?:api[_-]?key|secret|password|passwd|token)\b["']?\s*[=:]\s*["']?"""
+    r"""(?=[^\s"',;}]*[0-9_+/=!@#$%^&*-])[^\s"',;}]{6,}""",
     re.IGNORECASE,
 )
 

@@ -183,13 +183,13 @@ def test_missing_dependencies_and_missing_versions(broker: Broker) -> None:
             "/can-i-deploy",
             params={"pacticipant": uid("ghost"), "version": "1", "environment": env},
         )
-        assert unknown.status_code == 400
+        assert unknown.status_code == 422
         assert unknown.headers["content-type"].startswith("application/problem+json")
         no_env = client.get(
             "/can-i-deploy",
             params={"pacticipant": consumer, "version": "1", "environment": uid("nowhere")},
         )
-        assert no_env.status_code == 400
+        assert no_env.status_code == 422
         assert "environment" in no_env.json()["errors"]
         assert client.get("/can-i-deploy", params={"pacticipant": consumer}).status_code == 400
 

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from covenant.app import BackgroundServer, create_app
+from covenant.stack._ports import free_port
 from tests.integration.broker._webhook_receiver import (
     Receiver,
     deliveries,
@@ -211,7 +212,7 @@ BAD_WEBHOOKS: list[tuple[str, Any, str]] = [
     ("not an object", [1, 2], "body"),
     ("unknown event", {"events": [{"name": "contract_deleted"}]}, "events[0].name"),
     ("empty events", {"events": []}, "events"),
-    ("event not an object", {"events": ["contract_published"]}, "events[0].name"),
+    ("event not an object", {"events": ["contract_published"]}, "events[0]"),
     ("no request", {"request": None}, "request"),
     ("relative url", {"request": {"method": "POST", "url": "/hook"}}, "request.url"),
     ("ftp url", {"request": {"method": "POST", "url": "ftp://x.example/"}}, "request.url"),
@@ -236,6 +237,10 @@ BAD_WEBHOOKS: list[tuple[str, Any, str]] = [
 ]
 
 
+#: Valid by the documented schema, refused by what only the broker knows: 422, not 400.
+UNPROCESSABLE = {"unknown consumer", "unknown provider"}
+
+
 @pytest.mark.parametrize(
     ("case", "change", "field"), BAD_WEBHOOKS, ids=[c[0] for c in BAD_WEBHOOKS]
 )
@@ -252,7 +257,8 @@ def test_invalid_webhooks_are_problem_documents(
             lambda: client.put(f"/webhooks/{uuid.uuid4()}", json=body),
         ):
             response = send()
-            assert response.status_code == 400, (case, response.text)
+            expected = 422 if case in UNPROCESSABLE else 400
+            assert response.status_code == expected, (case, response.text)
             assert response.headers["content-type"] == "application/problem+json"
             problem = response.json()
             if field != "body":
@@ -787,3 +793,68 @@ def test_the_pact_broker_cli_manages_and_tests_webhooks(broker: Broker) -> None:
             deleted = pact_broker(broker, "delete-webhook", "--uuid", uuid_)
             assert deleted.returncode == 0, deleted.stdout + deleted.stderr
             assert client.get(f"/webhooks/{uuid_}").status_code == 404
+
+
+# -- where webhooks may go ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fenced_broker(stack: RunningStack) -> Iterator[Broker]:
+    """A broker whose webhooks may only call loopback addresses, and whose HAL links
+    say ``localhost``: a name, compared as written and never resolved, so a
+    whole-URL template such as ${pactbroker.pactUrl} renders to a host outside the list."""
+    database_url = fresh_database(stack, "broker_wh_fenced")
+    port = free_port()
+    config = broker_config(
+        database_url,
+        webhook_allowed_hosts=["127.0.0.0/8", "::1"],
+        public_base_url=f"http://localhost:{port}",
+    )
+    with BackgroundServer(create_app(config), port=port) as server:
+        yield Broker(server.url, database_url)
+
+
+def test_a_webhook_to_a_host_outside_the_allowlist_is_refused(fenced_broker: Broker) -> None:
+    with fenced_broker.client() as client:
+        assert client.get("/webhooks").status_code == 200  # migrated
+        before = webhook_count(fenced_broker.database_url)
+        refused = client.post("/webhooks", json=webhook("https://elsewhere.example/hook"))
+        assert refused.status_code == 422, refused.text
+        assert "webhook_allowed_hosts" in refused.json()["errors"]["request.url"][0]
+    assert webhook_count(fenced_broker.database_url) == before
+
+
+def test_a_rendered_url_outside_the_allowlist_is_never_sent(fenced_broker: Broker) -> None:
+    consumer, provider = unique("wh-fence-c"), unique("wh-fence-p")
+    with fenced_broker.client() as client, Receiver() as receiver:
+        publish(client, consumer, provider, "1")
+        allowed = create(client, webhook(receiver.url + "/ok", consumer=consumer))
+        assert client.post(allowed + "/execute").json()["success"] is True
+        # ${pactbroker.pactUrl} renders to http://localhost:.../...: not allowed.
+        href = create(client, webhook("${pactbroker.pactUrl}", consumer=consumer))
+        outcome = client.post(href + "/execute")
+        assert outcome.status_code == 200, outcome.text
+        assert outcome.json()["success"] is False
+        assert "webhook_allowed_hosts" in outcome.json()["logs"]
+        assert len(receiver.requests) == 1
+
+
+def test_a_header_that_renders_to_non_ascii_fails_the_attempt_not_the_broker(
+    broker: Broker,
+) -> None:
+    consumer, provider = unique("wh-café-c"), unique("wh-ascii-p")
+    with broker.client() as client, Receiver() as receiver:
+        publish(client, consumer, provider, "1")
+        href = create(
+            client,
+            webhook(
+                receiver.url + "/h",
+                consumer=consumer,
+                headers={"X-Consumer": "${pactbroker.consumerName}"},
+            ),
+        )
+        outcome = client.post(href + "/execute")
+        assert outcome.status_code == 200, outcome.text
+        assert outcome.json()["success"] is False
+        assert "cannot be sent" in outcome.json()["logs"]
+        assert receiver.requests == []
