@@ -69,8 +69,10 @@ def _text(value: str | None) -> str | None:
 def parse_matrix_query(items: list[tuple[str, str]]) -> MatrixQuery:
     """``q[][pacticipant]=A&q[][version]=1&q[][pacticipant]=B...`` in the order given.
 
-    A new selector starts at each ``pacticipant``; indexed keys (``q[0][...]``)
-    group by their index instead."""
+    Keys group as Rack (and so the Pact Broker) groups ``q[][...]``: a key the
+    current selector already has starts the next one, so ``q[][version]=1&
+    q[][pacticipant]=A`` is one selector. Indexed keys (``q[0][...]``) group by
+    their index instead."""
     groups: dict[str, dict[str, list[dict[str, str]]]] = {"q": {}, "ignore": {}}
     current: dict[str, dict[str, str] | None] = {"q": None, "ignore": None}
     ordered: dict[str, list[dict[str, str]]] = {"q": [], "ignore": []}
@@ -91,7 +93,7 @@ def parse_matrix_query(items: list[tuple[str, str]]) -> MatrixQuery:
                 ordered[kind].append(entry)
         else:
             entry_or_none = current[kind]
-            if name == "pacticipant" or entry_or_none is None or name in entry_or_none:
+            if entry_or_none is None or name in entry_or_none:
                 entry_or_none = {}
                 ordered[kind].append(entry_or_none)
                 current[kind] = entry_or_none

@@ -311,7 +311,13 @@ def _query(name: str, schema: Schema, *, required: bool = False, about: str = ""
 
 _NONEMPTY: Schema = {"type": "string", "minLength": 1}
 MATRIX_QUERY: list[Schema] = [
-    _query("q[][pacticipant]", _NONEMPTY, required=True, about="Starts a version selector."),
+    _query(
+        "q[][pacticipant]",
+        _NONEMPTY,
+        required=True,
+        about="Each selector names one; a q[][...] key the current selector already"
+        " has starts the next selector (as Rack groups them).",
+    ),
     _query("q[][version]", STRING),
     _query("q[][latest]", QUERY_BOOLEAN),
     _query("q[][tag]", STRING),

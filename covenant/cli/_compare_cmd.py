@@ -10,10 +10,16 @@ import typer
 from rich.markup import escape
 
 from covenant.cli._common import out, state
+from covenant.config import CovenantConfig
 from covenant.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
     from verifiers.compare import CompareResult, OpenApiDocument
+
+
+def spec_source(provider: str, config: CovenantConfig) -> str:
+    """Where PROVIDER's OpenAPI document is: compare.specs, else the local stack."""
+    return config.compare.specs.get(provider) or _stack_spec_url(provider, config.stack.state_dir)
 
 
 def _stack_spec_url(provider: str, state_dir: Path) -> str:
@@ -23,8 +29,9 @@ def _stack_spec_url(provider: str, state_dir: Path) -> str:
     record = load_state(state_dir.resolve()).engines.get(engine)
     if record is None:
         raise CovenantError(
-            f"no --spec given and the local stack runs no '{engine}' "
-            "(start it with `covenant stack up`, or pass --spec URL_OR_FILE)",
+            f"no OpenAPI document for '{provider}': the local stack runs no '{engine}' "
+            f"(start it with `covenant stack up`, pass --spec URL_OR_FILE, or set "
+            f"compare.specs.{provider} in the configuration)",
             kind=ErrorKind.USAGE,
         )
     return record.url.rstrip("/") + "/openapi.json"
@@ -121,7 +128,7 @@ def compare(
     def spec_for(name: str) -> OpenApiDocument:
         if spec is not None:
             return load_spec(spec)
-        return load_spec(_stack_spec_url(name, state(ctx).config().stack.state_dir))
+        return load_spec(spec_source(name, state(ctx).config()))
 
     result = compare_pacts(pact_list, spec_for, provider=provider)
     if json_output:

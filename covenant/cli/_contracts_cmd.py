@@ -169,17 +169,30 @@ def can_i_deploy(
     broker: BrokerOption = None,
     token: TokenOption = None,
     timeout: TimeoutOption = 30.0,
+    compare: Annotated[
+        bool | None,
+        typer.Option(
+            "--compare/--no-compare",
+            help="Also require each pact involved to match its provider's OpenAPI document"
+            " (default: compare.gate_can_i_deploy).",
+        ),
+    ] = None,
 ) -> None:
     """Ask the broker whether VERSION of PACTICIPANT can be deployed to an environment.
 
-    Prints the summary and every row of the matrix. Exit codes: 0 deployable,
-    1 not deployable, 2 usage or a rejected request, 3 broker unreachable.
+    Prints the summary and every row of the matrix. With the comparison gate
+    (--compare or compare.gate_can_i_deploy), every pact in the answer must also
+    match its provider's OpenAPI document. Exit codes: 0 deployable, 1 not
+    deployable, 2 usage or a rejected request, 3 broker or OpenAPI document
+    unreachable.
     """
+    gate = state(ctx).config().compare.gate_can_i_deploy if compare is None else compare
     with _client(ctx, broker, token, timeout) as client:
         result = client.can_i_deploy(pacticipant, version, to_environment)
+        rows = result.get("matrix") or []
+        comparison = _compare_gate(ctx, client, rows) if gate else None
     summary = result.get("summary") or {}
     deployable = summary.get("deployable") is True
-    rows = result.get("matrix") or []
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, dict):
             _say(f"  {_party(row, 'consumer')} -> {_party(row, 'provider')}: {_verdict(row)}")
@@ -198,8 +211,35 @@ def can_i_deploy(
             _say(f"  {line}")
     if counts:
         _say(f"  ({counts})")
-    if not deployable:
+    if comparison is not None and not comparison:
+        _say("  the pacts above do not all match their providers' OpenAPI documents", "red")
+    if not deployable or comparison is False:
         raise typer.Exit(1)
+
+
+def _compare_gate(ctx: typer.Context, client: BrokerClient, rows: Any) -> bool:
+    """Compare the pacts of the matrix rows with their providers' documents; print
+    each incompatibility; True when there is none."""
+    from covenant.cli._compare_cmd import spec_source
+    from verifiers.compare import compare_matrix_pacts, load_spec
+
+    config = state(ctx).config()
+    result, origins = compare_matrix_pacts(
+        rows if isinstance(rows, list) else [],
+        lambda href: client.request("GET", href),
+        lambda provider: load_spec(spec_source(provider, config)),
+    )
+    for item in result.incompatibilities:
+        _say(f"  x {item.code}  {item.consumer} -> {item.provider}: {item.interaction}", "red")
+        _say(f"      {item.message}")
+        _say(f"      pact: {origins.get(item.pact_file, item.pact_file)}#{item.pact_pointer}")
+        _say(f"      spec: {item.spec_pointer or '/'}")
+    _say(
+        f"  OpenAPI comparison: {result.checked} HTTP interactions, "
+        f"{len(result.incompatibilities)} incompatible",
+        "green" if result.compatible else "red",
+    )
+    return result.compatible
 
 
 def record_deployment(

@@ -184,6 +184,21 @@ class FuzzConfig(_Strict):
     report_dir: Path = Path("reports/fuzz")
 
 
+class CompareConfig(_Strict):
+    """``covenant contracts compare`` and the comparison gate of ``can-i-deploy``."""
+
+    gate_can_i_deploy: bool = Field(
+        default=False,
+        description="covenant can-i-deploy also requires each pact it rests on to match"
+        " its provider's OpenAPI document.",
+    )
+    specs: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider name -> OpenAPI document (URL or file); default: the"
+        " local stack's <provider>/openapi.json.",
+    )
+
+
 class CovenantConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerConfig = ServerConfig()
@@ -191,3 +206,4 @@ class CovenantConfig(_Strict):
     stack: StackConfig = StackConfig()
     broker: BrokerConfig = BrokerConfig()
     fuzz: FuzzConfig = FuzzConfig()
+    compare: CompareConfig = CompareConfig()

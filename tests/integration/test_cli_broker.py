@@ -352,3 +352,71 @@ def test_help_describes_the_commands(tmp_path: Path) -> None:
         result = covenant(*args, cwd=tmp_path)
         assert result.returncode == 0
         assert words in " ".join(result.stdout.split())
+
+
+# -- can-i-deploy with the OpenAPI comparison gate --------------------------------------
+
+_SPEC = """
+openapi: 3.1.0
+info: {{title: things, version: "1"}}
+paths:
+  {path}:
+    get:
+      parameters:
+        - {{name: marker, in: path, required: true, schema: {{type: string}}}}
+      responses:
+        "200":
+          description: a thing
+          content:
+            application/json:
+              schema:
+                type: object
+                properties: {{marker: {{type: string}}}}
+                additionalProperties: false
+"""
+
+
+def test_can_i_deploy_with_the_comparison_gate(broker: Broker, tmp_path: Path) -> None:
+    consumer, provider = unique("gate-c"), unique("gate-p")
+    env = unique("gate-env")
+    with broker.client() as client:
+        environment(client, env)
+        publish(client, consumer, provider, "1", marker="a")
+        verify(client, consumer, provider, "1", ok=True)
+    assert (
+        covenant(
+            "record-deployment",
+            *("--pacticipant", provider, "--version", "p1", "--environment", env),
+            *("--broker", broker.url),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    documented = tmp_path / "documented.yaml"
+    documented.write_text(_SPEC.format(path="/things/{marker}"))
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text(_SPEC.format(path="/other/{marker}"))
+
+    def can_i_deploy(spec: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        config = tmp_path / f"covenant-{spec.stem}.yaml"
+        config.write_text(
+            f"compare:\n  gate_can_i_deploy: true\n  specs:\n    {provider}: {spec}\n"
+        )
+        return covenant(
+            *("-c", str(config), "can-i-deploy", "--pacticipant", consumer, "--version", "1"),
+            *("--to-environment", env, "--broker", broker.url, *extra),
+            cwd=tmp_path,
+        )
+
+    clean = can_i_deploy(documented)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "OpenAPI comparison: 1 HTTP interactions, 0 incompatible" in clean.stdout
+
+    # Verified, so the broker alone says yes; the documented API says no.
+    refused = can_i_deploy(elsewhere)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "request.path-or-method.unknown" in refused.stdout
+    assert f"/pacts/provider/{provider}/consumer/{consumer}/version/1#/interactions/0" in (
+        refused.stdout.replace("\n", "")
+    )
+    assert can_i_deploy(elsewhere, "--no-compare").returncode == 0

@@ -14,6 +14,7 @@ from verifiers.compare._check import (
     load_pact,
     load_pacts,
 )
+from verifiers.compare._gate import compare_matrix_pacts, pact_links
 from verifiers.compare._model import CODES, CompareResult, Incompatibility, ProviderReport
 from verifiers.compare._openapi import OpenApiDocument, SpecUnreachable, load_spec
 
@@ -26,9 +27,11 @@ __all__ = [
     "ProviderReport",
     "SpecUnreachable",
     "check_interaction",
+    "compare_matrix_pacts",
     "compare_pacts",
     "is_message",
     "load_pact",
     "load_pacts",
     "load_spec",
+    "pact_links",
 ]
