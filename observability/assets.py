@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["alertmanager_config", "prometheus_rule_files", "root"]
+__all__ = [
+    "alertmanager_config",
+    "grafana_dashboards",
+    "grafana_provisioning",
+    "prometheus_rule_files",
+    "root",
+]
 
 
 def root() -> Path:
@@ -18,3 +24,12 @@ def alertmanager_config() -> Path:
 def prometheus_rule_files() -> list[Path]:
     """Alert and recording rule files; promtool unit tests live in prometheus/tests/."""
     return sorted((root() / "prometheus" / "rules").glob("*.yml"))
+
+
+def grafana_provisioning() -> Path:
+    """Datasources and alert rules in Grafana's file-provisioning format."""
+    return root() / "grafana" / "provisioning"
+
+
+def grafana_dashboards() -> Path:
+    return root() / "grafana" / "dashboards"

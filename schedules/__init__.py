@@ -1,4 +1,30 @@
-"""Check definitions (YAML to typed objects), the runner and run history.
+"""Synthetic checks: definitions (``schedules/*.yaml`` -> typed objects), the runner
+and run history.
 
 May import covenant's core, verifiers and observability; never the CLI or the HTTP app.
 """
+
+from schedules._engines import engines_for
+from schedules._loader import CheckFileError, LoadedCheck, load_checks, load_file
+from schedules._model import Check, Expectation, parse_duration
+from schedules._probes import Engines, ProbeError
+from schedules._run import CheckRun, ExpectationResult, new_run_values, run_check
+from schedules._store import RunStore
+
+__all__ = [
+    "Check",
+    "CheckFileError",
+    "CheckRun",
+    "Engines",
+    "Expectation",
+    "ExpectationResult",
+    "LoadedCheck",
+    "ProbeError",
+    "RunStore",
+    "engines_for",
+    "load_checks",
+    "load_file",
+    "new_run_values",
+    "parse_duration",
+    "run_check",
+]

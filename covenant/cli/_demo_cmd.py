@@ -14,7 +14,7 @@ from covenant.cli._stack_cmd import _progress
 from covenant.config import REFERENCE_SERVICES
 from covenant.stack.state import load_state
 
-STEPS = 4
+STEPS = 5
 
 
 def _step(number: int, title: str) -> None:
@@ -42,6 +42,34 @@ def _verify_reference_services(state_dir: Path) -> bool:
     return all_passed
 
 
+def _run_example_checks(ctx: typer.Context) -> bool:
+    """Run every check of ``checks.dir`` once against the stack and store the runs."""
+    import asyncio
+
+    from covenant.cli._check_cmd import load_configured_checks, print_expectation
+    from schedules import RunStore, engines_for, run_check
+
+    config = state(ctx).config()
+    engines = engines_for(config)
+    store = RunStore(
+        engines.databases.get("postgres"), config.stack.state_dir / "checks" / "spool.ndjson"
+    )
+    all_passed = True
+    for item in load_configured_checks(ctx, None):
+        out.print(f"[bold]{escape(item.check.name)}[/]", markup=True)
+        run = asyncio.run(run_check(item.check, engines, on_result=print_expectation))
+        asyncio.run(store.save(run))
+        colour = {"pass": "green", "fail": "red"}.get(run.result, "yellow")
+        detail = f": {run.error}" if run.error else ""
+        out.print(
+            f"  [{colour}]{run.result}[/] in {run.duration_s:.2f}s{escape(detail)}",
+            markup=True,
+            soft_wrap=True,
+        )
+        all_passed = all_passed and run.result == "pass"
+    return all_passed
+
+
 def _health_table(url: str, status: int, body: dict[str, object]) -> Table:
     table = Table(title=f"GET {url}/health -> {status}", title_justify="left")
     for column in ("engine", "status", "url", "latency", "error"):
@@ -61,7 +89,8 @@ def _health_table(url: str, status: int, body: dict[str, object]) -> Table:
 def demo(ctx: typer.Context) -> None:
     """Bring the local stack up, verify every reference service's pacts, serve the API
     and show that every engine is healthy, then run the contract loop through the
-    built-in broker: publish, verify from the broker, record deployments, can-i-deploy.
+    built-in broker: publish, verify from the broker, record deployments, can-i-deploy,
+    and run each synthetic check of checks.dir once.
 
     Exit 0 when every step passes, 1 otherwise. The stack keeps running afterwards
     (`covenant stack down` stops it).
@@ -92,13 +121,21 @@ def demo(ctx: typer.Context) -> None:
         _step(4, "contract broker: publish, verify from the broker, deploy, can-i-deploy")
         brokered = contract_loop(server.url, token, load_state(manager.state_dir))
 
+    _step(5, "synthetic checks: Kafka and SQL traffic in; metrics, logs, rows and alerts out")
+    checked = _run_example_checks(ctx)
+
     healthy = response.status_code == 200
-    if not (verified and healthy and brokered):
-        checks = (("verification", verified), ("health", healthy), ("broker loop", brokered))
+    if not (verified and healthy and brokered and checked):
+        checks = (
+            ("verification", verified),
+            ("health", healthy),
+            ("broker loop", brokered),
+            ("synthetic checks", checked),
+        )
         problems = [p for p, ok in checks if not ok]
         err.print(f"[red]failed: {', '.join(problems)}[/]", markup=True)
         raise typer.Exit(1)
     out.print(
-        "every provider verified, every engine healthy, every consumer deployable; "
-        "`covenant stack down` stops the stack"
+        "every provider verified, every engine healthy, every consumer deployable, "
+        "every synthetic check passed; `covenant stack down` stops the stack"
     )

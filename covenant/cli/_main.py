@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from covenant import __version__
 from covenant.cli import (
+    _check_cmd,
     _config_cmd,
     _contracts_cmd,
     _db_cmd,
@@ -68,6 +69,7 @@ def root(
 app.add_typer(_config_cmd.app, name="config")
 app.add_typer(_stack_cmd.app, name="stack")
 app.add_typer(_db_cmd.app, name="db")
+app.add_typer(_check_cmd.app, name="check")
 app.command("serve")(_serve_cmd.serve)
 app.command("verify")(_verify_cmd.verify)
 app.command("fuzz")(_fuzz_cmd.fuzz)

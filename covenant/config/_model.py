@@ -32,7 +32,9 @@ __all__ = [
 
 InfraEngineName = Literal["postgres", "kafka", "prometheus", "alertmanager", "postgres_exporter"]
 ReferenceServiceName = Literal["baml_extractor", "elixir_processor", "hono_api", "event_worker"]
-StackEngineName = InfraEngineName | ReferenceServiceName
+#: In-process doubles of servers that cannot be installed here (observability/doubles).
+DoubleEngineName = Literal["loki", "grafana"]
+StackEngineName = InfraEngineName | DoubleEngineName | ReferenceServiceName
 INFRA_ENGINES: tuple[InfraEngineName, ...] = (
     "postgres",
     "kafka",
@@ -47,7 +49,8 @@ REFERENCE_SERVICES: tuple[ReferenceServiceName, ...] = (
     "hono_api",
     "event_worker",
 )
-STACK_ENGINES: tuple[StackEngineName, ...] = (*INFRA_ENGINES, *REFERENCE_SERVICES)
+DOUBLE_ENGINES: tuple[DoubleEngineName, ...] = ("loki", "grafana")
+STACK_ENGINES: tuple[StackEngineName, ...] = (*INFRA_ENGINES, *DOUBLE_ENGINES, *REFERENCE_SERVICES)
 ENGINE_NAMES: tuple[str, ...] = (*INFRA_ENGINES, "loki", "grafana")
 
 
@@ -199,6 +202,20 @@ class CompareConfig(_Strict):
     )
 
 
+class ChecksConfig(_Strict):
+    """Synthetic checks (``schedules/*.yaml``)."""
+
+    dir: Path = Field(default=Path("schedules"), description="Where the check files are.")
+    connections: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Extra PostgreSQL URLs SQL traffic and expectations may name"
+        " ('postgres' is engines.postgres).",
+    )
+    location: str | None = Field(
+        default=None, description="This instance's place; checks with a location run only here."
+    )
+
+
 class CovenantConfig(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerConfig = ServerConfig()
@@ -207,3 +224,4 @@ class CovenantConfig(_Strict):
     broker: BrokerConfig = BrokerConfig()
     fuzz: FuzzConfig = FuzzConfig()
     compare: CompareConfig = CompareConfig()
+    checks: ChecksConfig = ChecksConfig()

@@ -13,6 +13,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -350,13 +351,51 @@ class PrometheusEngine(Engine):
         ]
 
 
+class LokiDoubleEngine(Engine):
+    """The Loki API double (observability/doubles): Loki's server is not installable here."""
+
+    name = "loki"
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        port = str(ctx.ports[self.name])
+        return [sys.executable, "-m", "observability.doubles", "loki", "--port", port]
+
+
+class GrafanaDoubleEngine(Engine):
+    """The Grafana API double, provisioned from observability/grafana and reading the
+    stack's real Prometheus and Alertmanager (and the Loki double)."""
+
+    name = "grafana"
+
+    def argv(self, ctx: StackContext) -> list[str]:
+        argv = [sys.executable, "-m", "observability.doubles", "grafana"]
+        argv += ["--port", str(ctx.ports[self.name])]
+        for option, engine in (
+            ("--prometheus", "prometheus"),
+            ("--loki", "loki"),
+            ("--alertmanager", "alertmanager"),
+        ):
+            if engine in ctx.ports:
+                argv += [option, ctx.url(engine)]
+        argv += ["--provisioning", str(assets.grafana_provisioning())]
+        argv += ["--dashboards", str(assets.grafana_dashboards())]
+        return argv
+
+
 class ReferenceServiceEngine(Engine):
     """One reference service; its dependencies' addresses come from the stack."""
 
-    def __init__(self, name: str, upstream: tuple[tuple[str, str], ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        upstream: tuple[tuple[str, str], ...],
+        optional: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.name = name
         #: (environment variable, engine) pairs: the addresses this service calls.
         self.upstream = upstream
+        #: Like ``upstream``, set only when the engine is in the stack (e.g. LOKI_URL).
+        self.optional = optional
 
     def argv(self, ctx: StackContext) -> list[str]:
         return reference_command(self.name)
@@ -371,6 +410,8 @@ class ReferenceServiceEngine(Engine):
             if engine not in ctx.ports:
                 raise EngineError(self.name, f"needs {engine}, which is not in stack.engines")
             env[variable] = ctx.url(engine)
+        for variable, engine in self.optional:
+            env[variable] = ctx.url(engine) if engine in ctx.ports else ""
         # Never inherit a fault switch from the caller's environment.
         env["COVENANT_FAULT"] = ""
         return env
@@ -385,6 +426,8 @@ ENGINES: dict[str, Engine] = {
         AlertmanagerEngine(),
         PostgresExporterEngine(),
         PrometheusEngine(),
+        LokiDoubleEngine(),
+        GrafanaDoubleEngine(),
         ReferenceServiceEngine("baml_extractor", ()),
         ReferenceServiceEngine(
             "elixir_processor", (("DATABASE_URL", "postgres"), ("BAML_URL", "baml_extractor"))
@@ -398,7 +441,9 @@ ENGINES: dict[str, Engine] = {
             ),
         ),
         ReferenceServiceEngine(
-            "event_worker", (("DATABASE_URL", "postgres"), ("KAFKA_BROKERS", "kafka"))
+            "event_worker",
+            (("DATABASE_URL", "postgres"), ("KAFKA_BROKERS", "kafka")),
+            optional=(("LOKI_URL", "loki"),),
         ),
     )
 }

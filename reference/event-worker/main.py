@@ -2,7 +2,8 @@
 
 Environment: ``DATABASE_URL``, ``KAFKA_BROKERS`` (required); ``HOST``, ``PORT``
 (HTTP: health, metrics), ``PACT_PROVIDER_STATES=true`` (the Pact message
-endpoint), ``COVENANT_FAULT=renamed-field`` (a broken variant for tests).
+endpoint), ``COVENANT_FAULT=renamed-field`` (a broken variant for tests),
+``LOKI_URL`` (e.g. ``http://127.0.0.1:3100``: also push every log line to Loki).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvicorn
+from event_worker import loki
 from event_worker.http import create_app
 from event_worker.logs import log
 from event_worker.store import EventStore
@@ -24,6 +26,16 @@ from prometheus_client import CollectorRegistry
 
 async def serve(settings: Settings) -> None:
     registry = CollectorRegistry()
+    pusher = loki.start_from_env(registry)
+    try:
+        await _serve(settings, registry)
+    finally:
+        # Synchronous on purpose: the server and the consumer have stopped, and the
+        # final flush must not be cut short by a cancellation.
+        loki.stop(pusher)
+
+
+async def _serve(settings: Settings, registry: CollectorRegistry) -> None:
     store = EventStore(settings.database_url)
     await store.open()
     worker = Worker(settings, store, WorkerMetrics(registry))

@@ -224,7 +224,7 @@ class Worker:
                 log("info", "consuming", topic=EVENT_SCRAPED_TOPIC, group=self.settings.group_id)
                 backoff = 0.5
                 await _until_stopped(stopping, functools.partial(self._consume, consumer))
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, TimeoutError) as exc:
                 log("warn", "kafka unavailable; retrying", error=str(exc), retry_in_s=backoff)
             finally:
                 self.kafka_connected = False
@@ -240,8 +240,40 @@ class Worker:
                 backoff = min(backoff * 2, 10.0)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        async for record in consumer:
-            await self.handle(record)
+        """Handle records; every few seconds make sure the broker still has our data.
+
+        A broker that restarted without its data (a memory-backed one, or a
+        restored cluster) starts the topic again at offset 0 while this consumer
+        waits at its old position: it would silently skip every new message. So
+        a position beyond the end offset, or a topic gone missing, raises and
+        ``run`` reconnects with a fresh consumer."""
+        checked = time.monotonic()
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    await self.handle(record)
+            if time.monotonic() - checked >= LIVENESS_CHECK_S:
+                checked = time.monotonic()
+                await self._check_broker_kept_our_data(consumer)
+
+    async def _check_broker_kept_our_data(self, consumer: AIOKafkaConsumer) -> None:
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        async with asyncio.timeout(LIVENESS_CHECK_S * 2):
+            ends = await consumer.end_offsets(assigned)
+            for partition in assigned:
+                position = await consumer.position(partition)
+                if position > ends[partition]:
+                    raise KafkaError(
+                        f"{partition.topic}[{partition.partition}] ends at {ends[partition]}"
+                        f" but this consumer is at {position}: the broker lost its data"
+                    )
+
+
+#: Seconds between checks that the broker still holds the consumed topic.
+LIVENESS_CHECK_S = 2.0
 
 
 async def _until_stopped(stopping: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:

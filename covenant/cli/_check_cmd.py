@@ -1,0 +1,158 @@
+"""``covenant check run|list|validate``: synthetic checks from ``schedules/*.yaml``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from covenant.cli._common import out, state
+from covenant.errors import CovenantError, ErrorKind
+
+if TYPE_CHECKING:
+    from schedules import ExpectationResult, LoadedCheck
+
+app = typer.Typer(
+    help="Synthetic checks: send Kafka or SQL traffic, confirm metrics, logs and alerts appear.",
+    no_args_is_help=True,
+)
+
+DirOption = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Directory of check files (default: checks.dir)."),
+]
+
+_STYLE = {"seen": "green", "not_seen": "red", "error": "yellow"}
+_RESULT = {"pass": "green", "fail": "red", "error": "yellow"}
+
+
+def load_configured_checks(ctx: typer.Context, directory: Path | None) -> list[LoadedCheck]:
+    from schedules import CheckFileError, load_checks
+
+    config = state(ctx).config()
+    try:
+        return load_checks(directory or config.checks.dir)
+    except CheckFileError as exc:
+        raise CovenantError(
+            "invalid check files:\n  " + "\n  ".join(exc.problems), kind=ErrorKind.CONFIG
+        ) from None
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Check files (default: every one in --dir).")
+    ] = None,
+    directory: DirOption = None,
+) -> None:
+    """Validate check files; every problem is named with file, line and key. Exit 2 on any."""
+    from schedules import CheckFileError, load_checks
+
+    config = state(ctx).config()
+    try:
+        loaded = load_checks(directory or config.checks.dir, files or None)
+    except CheckFileError as exc:
+        raise CovenantError(
+            "invalid check files:\n  " + "\n  ".join(exc.problems), kind=ErrorKind.CONFIG
+        ) from None
+    out.print(f"[green]valid[/]: {len(loaded)} check(s)")
+
+
+@app.command("list")
+def list_checks(ctx: typer.Context, directory: DirOption = None) -> None:
+    """Every check with its schedule, deadline, traffic and expectations."""
+    table = Table(title="checks", title_justify="left")
+    for column in ("check", "schedule", "deadline", "traffic", "expectations", "file"):
+        table.add_column(column, overflow="fold")
+    for item in load_configured_checks(ctx, directory):
+        check = item.check
+        schedule = f"every {check.interval:g}s" if check.interval else (check.cron or "on demand")
+        if check.jitter:
+            schedule += f" ±{check.jitter:g}s"
+        if not check.enabled:
+            schedule += " (disabled)"
+        step = check.traffic.step
+        traffic = f"kafka {step.topic}" if step.kind == "kafka" else f"sql {step.connection}"
+        table.add_row(
+            escape(check.name),
+            escape(schedule),
+            f"{check.deadline:g}s",
+            escape(traffic),
+            escape(", ".join(e.signal for e in check.expect)),
+            escape(item.source),
+        )
+    out.print(table)
+
+
+def print_expectation(result: ExpectationResult) -> None:
+    latency = f"{result.latency_s:.2f}s" if result.latency_s is not None else "-"
+    style = _STYLE[result.outcome]
+    out.print(
+        f"  [{style}]{escape(result.outcome):9}[/] {escape(result.kind)}:{escape(result.name)}"
+        f"  {latency}  {escape(result.detail)}",
+        soft_wrap=True,
+    )
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The check to run once.")],
+    directory: DirOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Record the run in PostgreSQL.")
+    ] = True,
+) -> None:
+    """Run one check now: send its traffic, then print each expectation's outcome and
+    latency as it ends.
+
+    Exit codes: 0 pass, 1 fail (a signal not seen within the deadline), 3 error
+    (Covenant could not send or ask: an engine unreachable, 5xx, auth refused),
+    2 invalid check files or unknown check.
+    """
+    from schedules import RunStore, engines_for, run_check
+
+    config = state(ctx).config()
+    checks = {item.check.name: item.check for item in load_configured_checks(ctx, directory)}
+    check = checks.get(name)
+    if check is None:
+        raise CovenantError(
+            f"no check named '{name}'; known: {', '.join(sorted(checks)) or 'none'}",
+            kind=ErrorKind.USAGE,
+        )
+    engines = engines_for(config)
+    if not json_output:
+        out.print(f"running [bold]{escape(name)}[/] (deadline {check.deadline:g}s)")
+    result = asyncio.run(
+        run_check(
+            check,
+            engines,
+            location=config.checks.location,
+            on_result=None if json_output else print_expectation,
+        )
+    )
+    stored = None
+    if store:
+        spool = config.stack.state_dir / "checks" / "spool.ndjson"
+        stored = asyncio.run(RunStore(engines.databases.get("postgres"), spool).save(result))
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        if result.error and result.result == "error":
+            out.print(f"  [yellow]error[/]: {escape(result.error)}", soft_wrap=True)
+        out.print(
+            f"[{_RESULT[result.result]}]{result.result}[/] {escape(name)} run {result.run_id}"
+            f" in {result.duration_s:.2f}s"
+            + ("" if stored is None else (" (stored)" if stored else " (spooled: PostgreSQL down)"))
+        )
+    if result.result == "fail":
+        raise typer.Exit(1)
+    if result.result == "error":
+        raise typer.Exit(3)

@@ -1,0 +1,122 @@
+"""Read check files (``schedules/*.yaml``) with errors that name file, line and key.
+
+One file may hold one check (a mapping) or several (a list of mappings). Every
+problem of every file is collected, so ``covenant check validate`` reports them
+all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from covenant.yamlpos import (
+    KeyPath,
+    PositionedDocument,
+    YamlSyntaxError,
+    format_key_path,
+    load_positioned,
+)
+from schedules._model import Check
+
+__all__ = ["CheckFileError", "LoadedCheck", "load_checks", "load_file"]
+
+
+@dataclass(frozen=True)
+class LoadedCheck:
+    check: Check
+    source: str  # file:line of the check
+
+
+class CheckFileError(ValueError):
+    """Every problem found, one ``file:line: key: what`` per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _describe(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    shown = repr(error.get("input"))
+    if (
+        error["type"] not in ("missing",)
+        and len(shown) <= 60
+        and not isinstance(error.get("input"), dict | list)
+    ):
+        message += f" (got {shown})"
+    return message
+
+
+def _validate(doc: PositionedDocument, item: Any, base: KeyPath) -> tuple[Check | None, list[str]]:
+    try:
+        return Check.model_validate(item), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            # Union/tagged members add their model name to loc; keep the key path only.
+            loc: KeyPath = tuple(p for p in error["loc"] if not str(p)[:1].isupper())
+            path = (*base, *loc)
+            problems.append(f"{doc.location_of(path)}: {format_key_path(path)}: {_describe(error)}")
+        return None, problems
+
+
+def load_file(path: Path) -> tuple[list[LoadedCheck], list[str]]:
+    """The checks of one file and the problems found in it."""
+    try:
+        doc = load_positioned(path.read_text(encoding="utf-8"), str(path))
+    except YamlSyntaxError as exc:
+        where = f"{exc.source}:{exc.line}" if exc.line else exc.source
+        return [], [f"{where}: invalid YAML: {exc.problem}"]
+    except OSError as exc:
+        return [], [f"{path}: cannot read: {exc.strerror}"]
+    if doc.data is None:
+        return [], [f"{path}: empty file (expected a check or a list of checks)"]
+    items: list[tuple[KeyPath, Any]]
+    if isinstance(doc.data, dict):
+        items = [((), doc.data)]
+    elif isinstance(doc.data, list):
+        items = [((index,), item) for index, item in enumerate(doc.data)]
+    else:
+        return [], [f"{doc.location_of(())}: expected a check (a mapping) or a list of checks"]
+    loaded: list[LoadedCheck] = []
+    problems: list[str] = []
+    for base, item in items:
+        if not isinstance(item, dict):
+            problems.append(f"{doc.location_of(base)}: {format_key_path(base)}: not a mapping")
+            continue
+        check, found = _validate(doc, item, base)
+        problems += found
+        if check is not None:
+            loaded.append(LoadedCheck(check, doc.location_of(base)))
+    return loaded, problems
+
+
+def load_checks(directory: Path, files: list[Path] | None = None) -> list[LoadedCheck]:
+    """Every check in ``directory/*.yaml`` (or ``files``); raise with every problem."""
+    if files is None:
+        if not directory.is_dir():
+            raise CheckFileError([f"{directory}: no such directory of checks"])
+        files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    loaded: list[LoadedCheck] = []
+    problems: list[str] = []
+    for path in files:
+        found, file_problems = load_file(path)
+        loaded += found
+        problems += file_problems
+    seen: dict[str, str] = {}
+    for item in loaded:
+        if item.check.name in seen:
+            problems.append(
+                f"{item.source}: name: '{item.check.name}' is already the name of the check"
+                f" at {seen[item.check.name]}"
+            )
+        seen.setdefault(item.check.name, item.source)
+    if problems:
+        raise CheckFileError(problems)
+    return loaded

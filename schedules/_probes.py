@@ -1,0 +1,377 @@
+"""How each kind of expectation asks whether its signal has appeared.
+
+A probe's ``poll`` answers True (seen) or False (not yet) and raises
+:class:`ProbeError` when Covenant cannot ask at all (engine unreachable, 5xx,
+auth refused), which makes the run an error rather than a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from schedules._model import (
+    AlertExpectation,
+    Expectation,
+    GrafanaExpectation,
+    LokiExpectation,
+    PrometheusExpectation,
+    SqlExpectation,
+    render,
+)
+
+__all__ = ["Engines", "Probe", "ProbeError", "make_probe"]
+
+HTTP_TIMEOUT_S = 5.0
+
+
+class ProbeError(Exception):
+    """Covenant could not ask (unreachable, 5xx, auth refused, bad query)."""
+
+
+@dataclass(frozen=True)
+class Engines:
+    """Where the engines are; ``None`` when not configured."""
+
+    prometheus: str | None = None
+    alertmanager: str | None = None
+    loki: str | None = None
+    grafana: str | None = None
+    grafana_token: str | None = field(default=None, repr=False)
+    #: connection name -> PostgreSQL URL (``postgres`` is engines.postgres)
+    databases: Mapping[str, str] = field(default_factory=dict, repr=False)
+    kafka: str | None = None
+
+
+def _need(url: str | None, engine: str) -> str:
+    if not url:
+        raise ProbeError(f"{engine} is not configured (engines.{engine}.url or the local stack)")
+    return url.rstrip("/")
+
+
+async def _get_json(client: httpx.AsyncClient, url: str, engine: str, **params: Any) -> Any:
+    try:
+        response = await client.get(url, params=params or None, timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"{engine} is unreachable: {type(exc).__name__}: {exc}") from None
+    if response.status_code in (401, 403):
+        raise ProbeError(f"{engine} refused the credentials (HTTP {response.status_code})")
+    if response.status_code >= 400:
+        raise ProbeError(f"{engine} answered HTTP {response.status_code}: {response.text[:200]}")
+    try:
+        return response.json()
+    except ValueError:
+        raise ProbeError(f"{engine} answered something that is not JSON") from None
+
+
+class Probe:
+    """Base: ``prepare`` before the traffic, ``poll`` until seen, ``confirm`` after."""
+
+    def __init__(self, expectation: Expectation, engines: Engines, values: Mapping[str, str]):
+        self.expectation = expectation
+        self.engines = engines
+        self.values = dict(values)
+        self.detail = ""
+
+    async def prepare(self, client: httpx.AsyncClient) -> None:
+        """Before the traffic (e.g. a counter's baseline)."""
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        raise NotImplementedError
+
+    async def confirm_late(self, client: httpx.AsyncClient) -> bool:
+        """After the deadline: did the signal arrive after all (late, not missing)?"""
+        return False
+
+
+class PrometheusProbe(Probe):
+    baseline: float | None = None
+
+    @property
+    def spec(self) -> PrometheusExpectation:
+        assert self.expectation.prometheus is not None
+        return self.expectation.prometheus
+
+    async def _query(self, query: str) -> list[dict[str, Any]]:
+        from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        url = _need(self.engines.prometheus, "prometheus")
+
+        def ask() -> list[dict[str, Any]]:
+            # No retries: a run polls again on its own, and an outage must show fast.
+            connection = PrometheusConnect(
+                url=url, disable_ssl=True, retry=Retry(total=0), timeout=int(HTTP_TIMEOUT_S)
+            )
+            result: list[dict[str, Any]] = connection.custom_query(query)
+            return result
+
+        try:
+            return await asyncio.to_thread(ask)
+        except PrometheusApiClientException as exc:
+            raise ProbeError(f"prometheus refused the query {query!r}: {exc}") from None
+        except Exception as exc:  # requests' connection errors and the like
+            raise ProbeError(f"prometheus is unreachable: {type(exc).__name__}") from None
+
+    async def _sum(self) -> float:
+        rows = await self._query(f"sum({self.spec.increase})")
+        return float(rows[0]["value"][1]) if rows else 0.0
+
+    async def prepare(self, client: httpx.AsyncClient) -> None:
+        if self.spec.increase is not None:
+            self.baseline = await self._sum()
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        if self.spec.condition is not None:
+            rows = await self._query(self.spec.condition)
+            self.detail = f"{len(rows)} series"
+            return bool(rows)
+        now = await self._sum()
+        self.detail = f"{self.baseline:g} -> {now:g}"
+        return self.baseline is not None and now > self.baseline
+
+
+class LokiProbe(Probe):
+    """Polls a window around the send time; after the deadline one range query over
+    the whole window tells a late line from a missing one (as the Loki canary does)."""
+
+    sent_at_ns: int = 0
+
+    @property
+    def spec(self) -> LokiExpectation:
+        assert self.expectation.loki is not None
+        return self.expectation.loki
+
+    def _query(self) -> str:
+        needle = render(self.spec.contains, self.values).replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.spec.selector} |= "{needle}"'
+
+    async def prepare(self, client: httpx.AsyncClient) -> None:
+        self.sent_at_ns = time.time_ns()
+
+    async def _count(self, client: httpx.AsyncClient) -> int:
+        base = _need(self.engines.loki, "loki")
+        start = self.sent_at_ns - int(self.spec.window_before * 1e9)
+        body = await _get_json(
+            client,
+            f"{base}/loki/api/v1/query_range",
+            "loki",
+            query=self._query(),
+            start=str(start),
+            end=str(time.time_ns() + 1_000_000_000),
+            limit="10",
+            direction="forward",
+        )
+        streams = (body.get("data") or {}).get("result") or []
+        return sum(len(s.get("values") or []) for s in streams)
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        found = await self._count(client)
+        self.detail = f"{found} line(s)"
+        return found > 0
+
+    async def confirm_late(self, client: httpx.AsyncClient) -> bool:
+        return await self._count(client) > 0
+
+
+class AlertProbe(Probe):
+    """Reads alert state. Prometheus and Grafana must also know a rule of that name:
+    otherwise "not firing" would be seen for an alert that cannot fire at all."""
+
+    rule_known = False
+
+    @property
+    def spec(self) -> AlertExpectation:
+        assert self.expectation.alert is not None
+        return self.expectation.alert
+
+    async def _check_rule_exists(self, client: httpx.AsyncClient) -> None:
+        source = self.spec.source
+        if self.rule_known or source == "alertmanager":
+            return
+        if source == "prometheus":
+            base = _need(self.engines.prometheus, "prometheus")
+            url = f"{base}/api/v1/rules"
+        else:
+            base = _need(self.engines.grafana, "grafana")
+            url = f"{base}/api/prometheus/grafana/api/v1/rules"
+        body = await _get_json(client, url, source)
+        groups = (body.get("data") or {}).get("groups") or []
+        names = {r.get("name") for g in groups for r in g.get("rules") or []}
+        if self.spec.name not in names:
+            raise ProbeError(f"{source} has no alerting rule named '{self.spec.name}'")
+        self.rule_known = True
+
+    def _matches(self, labels: Mapping[str, Any]) -> bool:
+        wanted = {"alertname": self.spec.name, **self.spec.labels}
+        return all(str(labels.get(k)) == v for k, v in wanted.items())
+
+    async def _firing(self, client: httpx.AsyncClient) -> bool:
+        source = self.spec.source
+        if source == "prometheus":
+            base = _need(self.engines.prometheus, "prometheus")
+            body = await _get_json(client, f"{base}/api/v1/alerts", "prometheus")
+            alerts = (body.get("data") or {}).get("alerts") or []
+            return any(
+                a.get("state") == "firing" and self._matches(a.get("labels") or {}) for a in alerts
+            )
+        if source == "alertmanager":
+            base = _need(self.engines.alertmanager, "alertmanager")
+            body = await _get_json(client, f"{base}/api/v2/alerts", "alertmanager", active="true")
+            return any(
+                (a.get("status") or {}).get("state") == "active"
+                and self._matches(a.get("labels") or {})
+                for a in body or []
+            )
+        base = _need(self.engines.grafana, "grafana")
+        body = await _get_json(client, f"{base}/api/prometheus/grafana/api/v1/alerts", "grafana")
+        alerts = (body.get("data") or {}).get("alerts") or []
+        return any(
+            str(a.get("state", "")).lower().startswith(("firing", "alerting"))
+            and self._matches(a.get("labels") or {})
+            for a in alerts
+        )
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        await self._check_rule_exists(client)
+        firing = await self._firing(client)
+        self.detail = (
+            f"{self.spec.name} {'firing' if firing else 'not firing'} ({self.spec.source})"
+        )
+        return firing if self.spec.state == "firing" else not firing
+
+
+class GrafanaProbe(Probe):
+    @property
+    def spec(self) -> GrafanaExpectation:
+        assert self.expectation.grafana is not None
+        return self.expectation.grafana
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        from grafana_client import AsyncGrafanaApi
+        from grafana_client.client import GrafanaClientError, GrafanaException
+
+        base = _need(self.engines.grafana, "grafana")
+        api = AsyncGrafanaApi.from_url(base, credential=self.engines.grafana_token or None)
+        notes = []
+        try:
+            if self.spec.datasource:
+                health = await api.datasource.health(self.spec.datasource)
+                if str(health.get("status", "")).upper() != "OK":
+                    self.detail = f"datasource {self.spec.datasource}: {health.get('message')}"
+                    return False
+                notes.append(f"datasource {self.spec.datasource} OK")
+            if self.spec.dashboard:
+                found = await api.dashboard.get_dashboard(self.spec.dashboard)
+                empty = await self._empty_panels(client, base, found.get("dashboard") or {})
+                if empty:
+                    self.detail = f"dashboard {self.spec.dashboard}: no data in {', '.join(empty)}"
+                    return False
+                notes.append(f"dashboard {self.spec.dashboard} has data")
+        except GrafanaClientError as exc:
+            if exc.status_code in (401, 403):
+                raise ProbeError(
+                    f"grafana refused the credentials (HTTP {exc.status_code})"
+                ) from None
+            self.detail = f"grafana answered HTTP {exc.status_code}"
+            return False  # e.g. a datasource health of 400 or a missing dashboard
+        except GrafanaException as exc:
+            raise ProbeError(f"grafana answered an error: {exc}") from None
+        except Exception as exc:
+            raise ProbeError(f"grafana is unreachable: {type(exc).__name__}") from None
+        self.detail = "; ".join(notes)
+        return True
+
+    async def _empty_panels(
+        self, client: httpx.AsyncClient, base: str, dashboard: dict[str, Any]
+    ) -> list[str]:
+        """Titles of panels whose queries return no data, via ``POST /api/ds/query``."""
+        headers = (
+            {"Authorization": f"Bearer {self.engines.grafana_token}"}
+            if self.engines.grafana_token
+            else {}
+        )
+        empty = []
+        for panel in dashboard.get("panels") or []:
+            targets = [t for t in panel.get("targets") or [] if t.get("expr")]
+            if not targets:
+                continue
+            datasource = panel.get("datasource") or {}
+            queries = [
+                {
+                    "refId": t.get("refId", "A"),
+                    "datasource": t.get("datasource") or datasource,
+                    "expr": t["expr"],
+                    # A range query: log panels cannot be instant queries.
+                    "instant": False,
+                    "range": True,
+                    "intervalMs": 15_000,
+                    "maxDataPoints": 100,
+                }
+                for t in targets
+            ]
+            try:
+                response = await client.post(
+                    f"{base}/api/ds/query",
+                    json={"from": "now-5m", "to": "now", "queries": queries},
+                    headers=headers,
+                    timeout=HTTP_TIMEOUT_S,
+                )
+            except httpx.HTTPError as exc:
+                raise ProbeError(f"grafana is unreachable: {type(exc).__name__}") from None
+            results = (response.json().get("results") or {}) if response.is_success else {}
+            has_data = any(
+                _rows(frame) > 0 for r in results.values() for frame in r.get("frames") or []
+            )
+            if not has_data:
+                empty.append(str(panel.get("title") or panel.get("id")))
+        return empty
+
+
+def _rows(frame: dict[str, Any]) -> int:
+    """Rows of a Grafana data frame: the length of its first column."""
+    columns = (frame.get("data") or {}).get("values") or []
+    return len(columns[0]) if columns and isinstance(columns[0], list) else 0
+
+
+class SqlProbe(Probe):
+    @property
+    def spec(self) -> SqlExpectation:
+        assert self.expectation.sql is not None
+        return self.expectation.sql
+
+    async def poll(self, client: httpx.AsyncClient) -> bool:
+        import psycopg
+
+        url = self.engines.databases.get(self.spec.connection)
+        if not url:
+            raise ProbeError(f"no database connection named '{self.spec.connection}'")
+        try:
+            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=5)
+            async with conn:
+                cur = await conn.execute(self.spec.query.encode(), self.values)
+                found = await cur.fetchone()
+        except psycopg.OperationalError as exc:
+            raise ProbeError(f"PostgreSQL is unreachable: {exc}") from None
+        except psycopg.Error as exc:
+            raise ProbeError(f"the query failed: {type(exc).__name__}: {exc}") from None
+        self.detail = "row found" if found else "no row yet"
+        return found is not None
+
+
+_KINDS: dict[str, type[Probe]] = {
+    "prometheus": PrometheusProbe,
+    "loki": LokiProbe,
+    "alert": AlertProbe,
+    "grafana": GrafanaProbe,
+    "sql": SqlProbe,
+}
+
+
+def make_probe(expectation: Expectation, engines: Engines, values: Mapping[str, str]) -> Probe:
+    return _KINDS[expectation.kind](expectation, engines, values)

@@ -1,0 +1,177 @@
+"""Check runs in PostgreSQL (schema ``checks``), never lost while it is down.
+
+A run that cannot be written is appended to a spool file (one JSON line per
+run, under the stack's state directory); every later write first replays the
+spool. Inserts are idempotent by run id, so a run spooled twice, or spooled
+after a write that did reach the database, is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from covenant import migrations
+from schedules._run import CheckRun, ExpectationResult
+
+__all__ = ["RunStore"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+def _from_dict(data: dict[str, Any]) -> CheckRun:
+    run = CheckRun(
+        check=data["check"],
+        run_id=data["run_id"],
+        trace_id=data["trace_id"],
+        started_at=datetime.fromisoformat(data["started_at"]),
+        finished_at=datetime.fromisoformat(data["finished_at"]) if data["finished_at"] else None,
+        result=data["result"],
+        error=data.get("error"),
+        location=data.get("location"),
+        scheduled_for=(
+            datetime.fromisoformat(data["scheduled_for"]) if data.get("scheduled_for") else None
+        ),
+        sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
+    )
+    run.expectations = [
+        ExpectationResult(
+            name=e["name"],
+            kind=e["kind"],
+            outcome=e["outcome"],
+            latency_s=e.get("latency_s"),
+            detail=e.get("detail", ""),
+            polls=e.get("polls", 0),
+        )
+        for e in data.get("expectations", [])
+    ]
+    return run
+
+
+class RunStore:
+    def __init__(self, database_url: str | None, spool: Path) -> None:
+        self.database_url = database_url
+        self.spool = spool
+
+    async def _insert(self, conn: psycopg.AsyncConnection, run: CheckRun) -> None:
+        async with conn.transaction():
+            cur = await conn.execute(
+                "INSERT INTO checks.runs (run_id, check_name, location, trace_id, scheduled_for,"
+                " started_at, finished_at, result, error)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+                (
+                    run.run_id,
+                    run.check,
+                    run.location,
+                    run.trace_id,
+                    run.scheduled_for,
+                    run.started_at,
+                    run.finished_at,
+                    run.result,
+                    run.error,
+                ),
+            )
+            if cur.rowcount == 0:
+                return  # already stored
+            for item in run.expectations:
+                await conn.execute(
+                    "INSERT INTO checks.expectation_results (run_id, name, kind, outcome,"
+                    " latency_s, detail, polls) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        run.run_id,
+                        item.name,
+                        item.kind,
+                        item.outcome,
+                        item.latency_s,
+                        item.detail,
+                        item.polls,
+                    ),
+                )
+
+    def _spool(self, run: CheckRun) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with self.spool.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(run.to_dict()) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _spooled(self) -> list[CheckRun]:
+        if not self.spool.exists():
+            return []
+        runs = []
+        for line in self.spool.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    runs.append(_from_dict(json.loads(line)))
+                except (ValueError, KeyError) as exc:
+                    log.warning("checks: skipping an unreadable spooled run: %s", exc)
+        return runs
+
+    async def save(self, run: CheckRun) -> bool:
+        """Write ``run`` (and anything spooled before it); True when it reached the
+        database, False when it was spooled to be written later."""
+        if not self.database_url:
+            self._spool(run)
+            return False
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.database_url, connect_timeout=5
+            ) as conn:
+                await migrations.migrate(conn, "checks", MIGRATIONS)
+                pending = self._spooled()
+                for earlier in pending:
+                    await self._insert(conn, earlier)
+                await self._insert(conn, run)
+        except (psycopg.Error, OSError) as exc:
+            log.warning("checks: PostgreSQL unavailable (%s); run %s spooled", exc, run.run_id)
+            self._spool(run)
+            return False
+        if pending:
+            self.spool.unlink(missing_ok=True)
+            log.info("checks: wrote %d spooled run(s)", len(pending))
+        return True
+
+    async def flush(self) -> int:
+        """Write spooled runs now; how many were pending (0 when none or still down)."""
+        pending = self._spooled()
+        if not pending or not self.database_url:
+            return 0
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.database_url, connect_timeout=5
+            ) as conn:
+                await migrations.migrate(conn, "checks", MIGRATIONS)
+                for run in pending:
+                    await self._insert(conn, run)
+        except (psycopg.Error, OSError):
+            return 0
+        self.spool.unlink(missing_ok=True)
+        return len(pending)
+
+    async def recent(self, check: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest runs, newest first, with their expectations."""
+        if not self.database_url:
+            return []
+        async with await psycopg.AsyncConnection.connect(
+            self.database_url, connect_timeout=5
+        ) as conn:
+            await migrations.migrate(conn, "checks", MIGRATIONS)
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(
+                    "SELECT r.*, COALESCE(json_agg(json_build_object('name', e.name, 'kind',"
+                    " e.kind, 'outcome', e.outcome, 'latency_s', e.latency_s, 'detail', e.detail)"
+                    " ORDER BY e.name) FILTER (WHERE e.name IS NOT NULL), '[]') AS expectations"
+                    " FROM checks.runs r LEFT JOIN checks.expectation_results e USING (run_id)"
+                    " WHERE %(check)s::text IS NULL OR r.check_name = %(check)s"
+                    " GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT %(limit)s",
+                    {"check": check, "limit": limit},
+                )
+                return list(await cur.fetchall())

@@ -1,0 +1,615 @@
+"""The Grafana double: provisioning, data sources and their health, dashboards, ds/query
+frames, the alert rule provisioning API and rule evaluation, against a stub Prometheus."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from observability import assets
+from observability.doubles._grafana_provisioning import ProvisioningError
+from observability.doubles.grafana import create_grafana_app
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class StubServer:
+    """A tiny HTTP server on 127.0.0.1 standing in for Prometheus or Loki: answers each
+    path from ``routes`` (status, JSON or text) and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, Any]] = {}
+        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, method: str, params: dict[str, list[str]]) -> None:
+                path = urlsplit(self.path).path
+                stub.requests.append((method, path, params))
+                status, body = stub.routes.get(path, (404, "404 page not found"))
+                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                kind = "text/plain" if isinstance(body, str) else "application/json"
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                self.answer("GET", parse_qs(urlsplit(self.path).query))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.answer("POST", parse_qs(self.rfile.read(length).decode()))
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def unreachable_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+DATASOURCES = """\
+apiVersion: 1
+datasources:
+  - name: Prometheus
+    type: prometheus
+    uid: prom
+    access: proxy
+    url: http://prometheus:9090
+    isDefault: true
+    jsonData:
+      timeInterval: 15s
+  - name: Loki
+    type: loki
+    uid: logs
+    url: http://loki:3100
+  - name: Extra
+    type: testdata
+    uid: extra
+    url: ${EXTRA_URL}/path
+"""
+
+ALERT_RULES = """\
+apiVersion: 1
+groups:
+  - orgId: 1
+    name: pipeline
+    folder: Covenant ${FOLDER_SUFFIX}
+    interval: 30s
+    rules:
+      - uid: worker-down
+        title: Worker down
+        condition: B
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.job }} is down"
+        data:
+          - refId: A
+            datasourceUid: prom
+            relativeTimeRange: {from: 600, to: 0}
+            model:
+              expr: up{job="worker"} == 0
+              instant: true
+          - refId: B
+            datasourceUid: __expr__
+            model:
+              type: threshold
+              expression: A
+"""
+
+DASHBOARD = {"uid": "pipe", "title": "Covenant pipeline", "tags": ["covenant"], "panels": []}
+
+
+@pytest.fixture
+def prometheus() -> Iterator[StubServer]:
+    stub = StubServer()
+    stub.routes["/-/ready"] = (200, "Prometheus Server is Ready.\n")
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def provisioning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EXTRA_URL", "http://extra.example")
+    monkeypatch.setenv("FOLDER_SUFFIX", "alerts")
+    (tmp_path / "datasources").mkdir()
+    (tmp_path / "datasources" / "ds.yaml").write_text(DATASOURCES)
+    (tmp_path / "alerting").mkdir()
+    (tmp_path / "alerting" / "rules.yaml").write_text(ALERT_RULES)
+    (tmp_path / "dashboards").mkdir()
+    (tmp_path / "dashboards" / "pipe.json").write_text(json.dumps(DASHBOARD))
+    return tmp_path
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(provisioning: Path, prometheus: StubServer, clock: Clock) -> Iterator[TestClient]:
+    app = create_grafana_app(
+        prometheus_url=prometheus.url,
+        loki_url=prometheus.url,  # the stub answers Loki paths too
+        provisioning_dir=provisioning,
+        dashboards_dir=provisioning / "dashboards",
+        token=TOKEN,
+        clock=clock,
+    )
+    with TestClient(app, headers=AUTH) as test_client:
+        yield test_client
+
+
+def test_health_is_open_and_the_rest_needs_the_token(client: TestClient) -> None:
+    health = client.get("/api/health", headers={"Authorization": ""})
+    assert health.status_code == 200
+    assert health.json() == {
+        "commit": "covenant-double",
+        "database": "ok",
+        "version": "11.x-double",
+    }
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+        refused = client.get("/api/datasources", headers=headers)
+        assert refused.status_code == 401
+        assert refused.json() == {"message": "Unauthorized"}
+    assert client.get("/api/datasources").status_code == 200
+
+
+def test_datasources_are_provisioned_with_env_and_url_overrides(
+    client: TestClient, prometheus: StubServer
+) -> None:
+    listed = client.get("/api/datasources").json()
+    assert [(d["uid"], d["type"], d["url"]) for d in listed] == [
+        ("prom", "prometheus", prometheus.url),
+        ("logs", "loki", prometheus.url),
+        ("extra", "testdata", "http://extra.example/path"),
+    ]
+    assert listed[0]["isDefault"] is True
+    assert listed[0]["jsonData"] == {"timeInterval": "15s"}
+    one = client.get("/api/datasources/uid/logs").json()
+    assert one["name"] == "Loki"
+    assert {"secureJsonFields", "version", "readOnly", "access"} <= set(one)
+    missing = client.get("/api/datasources/uid/nope")
+    assert (missing.status_code, missing.json()) == (404, {"message": "Data source not found"})
+
+
+def test_datasource_health_probes_the_backend(provisioning: Path, prometheus: StubServer) -> None:
+    app = create_grafana_app(
+        prometheus_url=prometheus.url, loki_url=unreachable_url(), provisioning_dir=provisioning
+    )
+    with TestClient(app) as client:
+        ok = client.get("/api/datasources/uid/prom/health")
+        assert ok.status_code == 200
+        assert ok.json() == {"status": "OK", "message": "Successfully queried the Prometheus API."}
+        assert ("GET", "/-/ready", {}) in prometheus.requests
+
+        down = client.get("/api/datasources/uid/logs/health")
+        assert down.status_code == 400
+        assert down.json()["status"] == "ERROR"
+        assert "Unable to connect with Loki" in down.json()["message"]
+
+        prometheus.routes["/-/ready"] = (503, "Service Unavailable")
+        not_ready = client.get("/api/datasources/uid/prom/health")
+        assert not_ready.status_code == 400
+        assert "HTTP 503" in not_ready.json()["details"]["verboseMessage"]
+
+
+def test_search_and_dashboard_by_uid(client: TestClient) -> None:
+    hits = client.get("/api/search", params={"type": "dash-db", "query": "pipeline"}).json()
+    assert hits == [
+        {
+            "id": 1,
+            "uid": "pipe",
+            "orgId": 1,
+            "title": "Covenant pipeline",
+            "uri": "db/covenant-pipeline",
+            "url": "/d/pipe/covenant-pipeline",
+            "slug": "",
+            "type": "dash-db",
+            "tags": ["covenant"],
+            "isStarred": False,
+            "sortMeta": 0,
+        }
+    ]
+    assert client.get("/api/search", params={"type": "dash-db", "query": "nope"}).json() == []
+    folders = client.get("/api/search", params={"type": "dash-folder"}).json()
+    assert [(f["uid"], f["title"]) for f in folders] == [("covenant-alerts", "Covenant alerts")]
+
+    body = client.get("/api/dashboards/uid/pipe").json()
+    assert body["dashboard"]["title"] == "Covenant pipeline"
+    assert body["dashboard"]["uid"] == "pipe"
+    assert body["meta"]["provisioned"] is True
+    assert body["meta"]["url"] == "/d/pipe/covenant-pipeline"
+    missing = client.get("/api/dashboards/uid/nope")
+    assert (missing.status_code, missing.json()) == (404, {"message": "Dashboard not found"})
+
+
+def test_ds_query_forwards_promql_and_answers_data_frames(
+    client: TestClient, prometheus: StubServer
+) -> None:
+    prometheus.routes["/api/v1/query_range"] = (
+        200,
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {
+                        "metric": {"job": "worker"},
+                        "values": [[1700000000, "1"], [1700000015, "NaN"]],
+                    }
+                ],
+            },
+        },
+    )
+    body = {
+        "from": "now-5m",
+        "to": "now",
+        "queries": [
+            {
+                "refId": "A",
+                "datasource": {"uid": "prom", "type": "prometheus"},
+                "expr": "up",
+                "intervalMs": 15000,
+                "maxDataPoints": 100,
+                "legendFormat": "{{job}}",
+            }
+        ],
+    }
+    response = client.post("/api/ds/query", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()["results"]["A"]
+    assert result["status"] == 200
+    (frame,) = result["frames"]
+    time_field, value_field = frame["schema"]["fields"]
+    assert (time_field["name"], time_field["type"]) == ("Time", "time")
+    assert (value_field["name"], value_field["type"]) == ("Value", "number")
+    assert value_field["labels"] == {"job": "worker"}
+    assert value_field["config"] == {"displayNameFromDS": "worker"}
+    assert frame["schema"]["refId"] == "A"
+    assert frame["schema"]["meta"]["type"] == "timeseries-multi"
+    assert frame["data"]["values"] == [[1700000000000, 1700000015000], [1.0, None]]
+    assert frame["data"]["entities"] == [None, {"NaN": [1]}]
+
+    method, path, params = prometheus.requests[-1]
+    assert (method, path, params["query"], params["step"]) == (
+        "POST",
+        "/api/v1/query_range",
+        ["up"],
+        ["15.0"],
+    )
+    assert float(params["end"][0]) - float(params["start"][0]) == pytest.approx(300)
+
+
+def test_ds_query_instant_errors_and_unknown_datasource(
+    client: TestClient, prometheus: StubServer
+) -> None:
+    prometheus.routes["/api/v1/query"] = (
+        200,
+        {
+            "status": "success",
+            "data": {
+                "resultType": "vector",
+                "result": [{"metric": {}, "value": [1700000000.5, "2"]}],
+            },
+        },
+    )
+    instant = {"refId": "I", "datasource": {"uid": "prom"}, "expr": "vector(2)", "instant": True}
+    answer = client.post(
+        "/api/ds/query", json={"from": "1700000000000", "to": "now", "queries": [instant]}
+    )
+    frame = answer.json()["results"]["I"]["frames"][0]
+    assert frame["schema"]["meta"]["type"] == "numeric-multi"
+    assert frame["data"]["values"] == [[1700000000500], [2.0]]
+
+    prometheus.routes["/api/v1/query"] = (
+        400,
+        {"status": "error", "errorType": "bad_data", "error": "1:5: parse error"},
+    )
+    failed = client.post("/api/ds/query", json={"queries": [instant]})
+    assert failed.status_code == 400
+    assert failed.json()["results"]["I"] == {
+        "error": "bad_data: 1:5: parse error",
+        "errorSource": "downstream",
+        "status": 400,
+    }
+
+    unknown = client.post(
+        "/api/ds/query", json={"queries": [{"refId": "A", "datasource": {"uid": "x"}}]}
+    )
+    assert (unknown.status_code, unknown.json()) == (404, {"message": "Data source not found"})
+    bad_time = client.post("/api/ds/query", json={"from": "yesterday", "queries": [instant]})
+    assert bad_time.status_code == 400
+
+
+def test_ds_query_logql_returns_a_log_frame(client: TestClient, prometheus: StubServer) -> None:
+    prometheus.routes["/loki/api/v1/query_range"] = (
+        200,
+        {
+            "status": "success",
+            "data": {
+                "resultType": "streams",
+                "result": [{"stream": {"app": "w"}, "values": [["1700000000000000001", "hello"]]}],
+            },
+        },
+    )
+    query = {"refId": "L", "datasource": {"uid": "logs"}, "expr": '{app="w"}', "queryType": "range"}
+    frame = client.post("/api/ds/query", json={"queries": [query]}).json()["results"]["L"][
+        "frames"
+    ][0]
+    assert [f["name"] for f in frame["schema"]["fields"]] == [
+        "labels",
+        "Time",
+        "Line",
+        "tsNs",
+        "id",
+    ]
+    values = frame["data"]["values"]
+    assert values[:4] == [[{"app": "w"}], [1700000000000], ["hello"], ["1700000000000000001"]]
+    method, path, params = prometheus.requests[-1]
+    assert (method, path, params["query"], params["direction"]) == (
+        "GET",
+        "/loki/api/v1/query_range",
+        ['{app="w"}'],
+        ["backward"],
+    )
+
+
+def new_rule(**overrides: Any) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "title": "Errors logged",
+        "folderUID": "covenant-alerts",
+        "ruleGroup": "pipeline",
+        "condition": "A",
+        "for": "1m",
+        "labels": {"team": "qa"},
+        "data": [{"refId": "A", "datasourceUid": "prom", "model": {"expr": "vector(1)"}}],
+    }
+    return rule | overrides
+
+
+def test_alert_rule_provisioning_crud(client: TestClient) -> None:
+    created = client.post("/api/v1/provisioning/alert-rules", json=new_rule(uid="errors"))
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert rule["uid"] == "errors"
+    assert rule["provenance"] == "api"
+    assert rule["for"] == "1m"
+    assert (rule["noDataState"], rule["execErrState"]) == ("NoData", "Error")
+    assert rule["data"][0]["relativeTimeRange"] == {"from": 0, "to": 0}
+
+    assert client.get("/api/v1/provisioning/alert-rules/errors").json() == rule
+    listed = client.get("/api/v1/provisioning/alert-rules").json()
+    assert {r["uid"]: r["provenance"] for r in listed} == {"worker-down": "file", "errors": "api"}
+
+    replaced = client.put(
+        "/api/v1/provisioning/alert-rules/errors", json=new_rule(**{"for": "300s"})
+    )
+    assert replaced.status_code == 200
+    assert replaced.json()["for"] == "5m"
+    assert replaced.json()["id"] == rule["id"]
+
+    assert client.delete("/api/v1/provisioning/alert-rules/errors").status_code == 204
+    gone = client.get("/api/v1/provisioning/alert-rules/errors")
+    assert (gone.status_code, gone.content) == (404, b"")
+    assert client.put("/api/v1/provisioning/alert-rules/errors", json=new_rule()).status_code == 404
+
+    generated = client.post("/api/v1/provisioning/alert-rules", json=new_rule())
+    assert len(generated.json()["uid"]) == 14
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (new_rule(title=""), "title is required"),
+        (new_rule(folderUID=None), "folderUID is required"),
+        (new_rule(condition="Z"), "condition Z does not exist"),
+        (new_rule(data=[]), "no queries or expressions"),
+        (new_rule(noDataState="Maybe"), "noDataState must be one of"),
+        (new_rule(**{"for": "five minutes"}), "for: not a valid duration"),
+        (new_rule(title="Worker down"), "rule title under the same organisation and folder"),
+    ],
+)
+def test_invalid_alert_rules_are_400(
+    client: TestClient, rule: dict[str, Any], message: str
+) -> None:
+    response = client.post("/api/v1/provisioning/alert-rules", json=rule)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def worker_down(value: str) -> tuple[int, Any]:
+    series = {"metric": {"job": "worker", "instance": "w1"}, "value": [1700000000, value]}
+    return 200, {"status": "success", "data": {"resultType": "vector", "result": [series]}}
+
+
+def rule_entry(client: TestClient) -> dict[str, Any]:
+    body = client.get("/api/prometheus/grafana/api/v1/rules").json()
+    assert body["status"] == "success"
+    (group,) = body["data"]["groups"]
+    # Group and overall totals count rule states; a rule's totals count its instances.
+    assert group["totals"] == body["data"]["totals"]
+    assert group["totals"][group["rules"][0]["state"]] == 1
+    assert (group["name"], group["file"], group["folderUid"], group["interval"]) == (
+        "pipeline",
+        "Covenant alerts",
+        "covenant-alerts",
+        30,
+    )
+    (rule,) = group["rules"]
+    return dict(rule)
+
+
+def test_rule_evaluation_goes_pending_then_firing(
+    client: TestClient, prometheus: StubServer, clock: Clock
+) -> None:
+    prometheus.routes["/api/v1/query"] = (
+        200,
+        {"status": "success", "data": {"resultType": "vector", "result": []}},
+    )
+    quiet = rule_entry(client)
+    assert (quiet["state"], quiet["health"], quiet["duration"]) == ("inactive", "ok", 300)
+    assert "alerts" not in quiet
+    method, path, params = prometheus.requests[-1]
+    assert (method, path, params["query"]) == ("POST", "/api/v1/query", ['up{job="worker"} == 0'])
+
+    prometheus.routes["/api/v1/query"] = worker_down("1")
+    pending = rule_entry(client)
+    assert pending["state"] == "pending"
+    (alert,) = pending["alerts"]
+    assert alert["state"] == "Pending"
+    assert alert["value"] == "1e+00"
+    assert alert["labels"] == {
+        "job": "worker",
+        "instance": "w1",
+        "severity": "critical",
+        "alertname": "Worker down",
+        "grafana_folder": "Covenant alerts",
+    }
+    assert alert["annotations"] == {"summary": "{{ $labels.job }} is down"}
+    assert client.get("/api/alertmanager/grafana/api/v2/alerts").json() == []
+
+    clock.now += 299
+    assert rule_entry(client)["state"] == "pending"
+    clock.now += 1
+    firing = rule_entry(client)
+    assert firing["state"] == "firing"
+    assert firing["alerts"][0]["state"] == "Alerting"
+    assert firing["totals"] == {"alerting": 1}
+
+    prom_alerts = client.get("/api/prometheus/grafana/api/v1/alerts").json()
+    assert [a["state"] for a in prom_alerts["data"]["alerts"]] == ["Alerting"]
+
+    (am_alert,) = client.get("/api/alertmanager/grafana/api/v2/alerts").json()
+    assert set(am_alert) == {
+        "annotations",
+        "endsAt",
+        "fingerprint",
+        "receivers",
+        "startsAt",
+        "status",
+        "updatedAt",
+        "generatorURL",
+        "labels",
+    }
+    assert am_alert["status"] == {"inhibitedBy": [], "silencedBy": [], "state": "active"}
+    assert am_alert["labels"]["__alert_rule_uid__"] == "worker-down"
+    assert am_alert["startsAt"] == "2023-11-14T22:18:20.000Z"
+    assert len(am_alert["fingerprint"]) == 16
+    assert am_alert["generatorURL"].endswith("/alerting/grafana/worker-down/view?orgId=1")
+    matched = client.get(
+        "/api/alertmanager/grafana/api/v2/alerts", params={"filter": 'severity="critical"'}
+    )
+    assert len(matched.json()) == 1
+    unmatched = client.get(
+        "/api/alertmanager/grafana/api/v2/alerts", params={"filter": "severity=~warn.*"}
+    )
+    assert unmatched.json() == []
+
+    prometheus.routes["/api/v1/query"] = worker_down("0")
+    assert rule_entry(client)["state"] == "inactive"
+    assert client.get("/api/alertmanager/grafana/api/v2/alerts").json() == []
+
+
+def test_rule_evaluation_reports_an_unreachable_prometheus(provisioning: Path) -> None:
+    app = create_grafana_app(
+        prometheus_url=unreachable_url(), loki_url=None, provisioning_dir=provisioning
+    )
+    with TestClient(app) as client:
+        rule = rule_entry(client)
+    assert (rule["state"], rule["health"]) == ("inactive", "error")
+    assert "totals" not in rule  # no instances: Grafana omits the empty map
+    assert "/api/v1/query" in rule["lastError"]
+
+
+def test_repository_provisioning_files_load(tmp_path: Path) -> None:
+    grafana_dir = assets.root() / "grafana"
+    app = create_grafana_app(
+        prometheus_url="http://127.0.0.1:9090",
+        loki_url="http://127.0.0.1:3100",
+        alertmanager_url="http://127.0.0.1:9093",
+        provisioning_dir=grafana_dir / "provisioning",
+        dashboards_dir=grafana_dir / "dashboards",
+    )
+    with TestClient(app) as client:
+        urls = {d["type"]: d["url"] for d in client.get("/api/datasources").json()}
+        assert urls == {
+            "prometheus": "http://127.0.0.1:9090",
+            "loki": "http://127.0.0.1:3100",
+            "alertmanager": "http://127.0.0.1:9093",
+        }
+        stack = client.get("/api/dashboards/uid/covenant-stack")
+        assert stack.status_code == 200
+        assert stack.json()["meta"]["provisionedExternalId"] == "covenant-stack.json"
+
+
+def test_defaults_without_provisioning_files() -> None:
+    app = create_grafana_app(prometheus_url="http://127.0.0.1:9090", loki_url=None)
+    with TestClient(app) as client:
+        listed = client.get("/api/datasources").json()
+    assert [(d["uid"], d["name"], d["isDefault"]) for d in listed] == [
+        ("prometheus", "Prometheus", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("relative", "content", "message"),
+    [
+        ("alerting/r.yaml", "groups: [{name: g, folder: f, rules: [{title: t}]}]", "no UID"),
+        (
+            "alerting/r.yaml",
+            "groups: [{name: g, folder: f, rules: [{uid: u, title: t}]}]",
+            "condition",
+        ),
+        ("datasources/d.yaml", "datasources: [{name: a}]", "a name and a type"),
+        ("datasources/d.yaml", "datasources: [: bad", "not valid YAML"),
+    ],
+)
+def test_provisioning_files_grafana_would_refuse(
+    tmp_path: Path, relative: str, content: str, message: str
+) -> None:
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(ProvisioningError, match=message):
+        create_grafana_app(prometheus_url=None, loki_url=None, provisioning_dir=tmp_path)
