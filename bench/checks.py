@@ -5,8 +5,8 @@ against the running local stack, the floor of each signal is:
 
 - sql: when the event-worker wrote the row (``pipeline_events.processed_at``);
 - loki: when the worker's log line was written (the entry's timestamp in Loki);
-- prometheus: the write time plus one scrape interval (the counter is only
-  visible once Prometheus has scraped it);
+- prometheus: the first scrape that saw the counter move (the timestamp of the
+  first raw sample above the value before the send);
 
 all measured from the moment the traffic was sent. Prints, per signal, the
 median detection latency, the median floor and the overhead Covenant adds
@@ -68,6 +68,26 @@ def _log_time(loki_url: str, run: CheckRun) -> float | None:
     return max(0.0, (first - sent_ns) / 1e9)
 
 
+def _first_scrape_after(prometheus_url: str, selector: str, run: CheckRun) -> float | None:
+    """Seconds from the send to the first raw sample of ``selector`` above its value
+    before the send: when Prometheus could first have seen the increase."""
+    if run.sent_at is None:
+        return None
+    response = httpx.get(
+        f"{prometheus_url}/api/v1/query", params={"query": f"{selector}[2m]"}, timeout=5
+    )
+    result = response.json()["data"]["result"]
+    if len(result) != 1:
+        return None
+    sent = run.sent_at.timestamp()
+    samples = [(float(t), float(v)) for t, v in result[0]["values"]]
+    before = [v for t, v in samples if t <= sent]
+    if not before:
+        return None
+    after = [t for t, v in samples if t > sent and v > before[-1]]
+    return after[0] - sent if after else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -94,11 +114,9 @@ def main() -> None:
             continue
         written = _write_time(engines.databases["postgres"], run)
         logged = _log_time(engines.loki, run)
-        floors = {
-            "sql": written,
-            "loki": logged,
-            "prometheus": None if written is None else written + scrape_s,
-        }
+        counter = next(e.prometheus for e in check.expect if e.prometheus is not None)
+        scraped = _first_scrape_after(engines.prometheus, counter.increase or "", run)
+        floors = {"sql": written, "loki": logged, "prometheus": scraped}
         for result in run.expectations:
             if result.latency_s is None or floors[result.kind] is None:
                 continue
