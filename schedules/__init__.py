@@ -4,17 +4,21 @@ and run history.
 May import covenant's core, verifiers and observability; never the CLI or the HTTP app.
 """
 
+from schedules._claims import ClaimStore, slot_of
 from schedules._engines import engines_for
 from schedules._loader import CheckFileError, LoadedCheck, load_checks, load_file
 from schedules._model import Check, Expectation, parse_duration
 from schedules._probes import Engines, ProbeError
 from schedules._run import CheckRun, ExpectationResult, new_run_values, run_check
+from schedules._scheduler import CheckScheduler
 from schedules._store import RunStore
 
 __all__ = [
     "Check",
     "CheckFileError",
     "CheckRun",
+    "CheckScheduler",
+    "ClaimStore",
     "Engines",
     "Expectation",
     "ExpectationResult",
@@ -27,4 +31,5 @@ __all__ = [
     "new_run_values",
     "parse_duration",
     "run_check",
+    "slot_of",
 ]

@@ -88,6 +88,9 @@ class Probe:
         """After the deadline: did the signal arrive after all (late, not missing)?"""
         return False
 
+    async def close(self) -> None:
+        """Release what polling held (a database connection)."""
+
 
 class PrometheusProbe(Probe):
     baseline: float | None = None
@@ -345,23 +348,33 @@ class SqlProbe(Probe):
         assert self.expectation.sql is not None
         return self.expectation.sql
 
+    _conn: Any = None
+
     async def poll(self, client: httpx.AsyncClient) -> bool:
+        """One connection for all the polls of a run (autocommit: each poll sees new rows)."""
         import psycopg
 
         url = self.engines.databases.get(self.spec.connection)
         if not url:
             raise ProbeError(f"no database connection named '{self.spec.connection}'")
         try:
-            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=5)
-            async with conn:
-                cur = await conn.execute(self.spec.query.encode(), self.values)
-                found = await cur.fetchone()
+            if self._conn is None or self._conn.closed:
+                self._conn = await psycopg.AsyncConnection.connect(
+                    url, connect_timeout=5, autocommit=True
+                )
+            cur = await self._conn.execute(self.spec.query.encode(), self.values)
+            found = await cur.fetchone()
         except psycopg.OperationalError as exc:
             raise ProbeError(f"PostgreSQL is unreachable: {exc}") from None
         except psycopg.Error as exc:
             raise ProbeError(f"the query failed: {type(exc).__name__}: {exc}") from None
         self.detail = "row found" if found else "no row yet"
         return found is not None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
 
 _KINDS: dict[str, type[Probe]] = {

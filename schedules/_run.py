@@ -10,6 +10,7 @@ expectation could not be asked) or ``fail`` (something was not seen).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import uuid
@@ -57,6 +58,8 @@ class CheckRun:
     scheduled_for: datetime | None = None
     #: When the traffic went out: latencies are measured from here.
     sent_at: datetime | None = None
+    #: Which ``covenant serve`` ran it (None: ``covenant check run``).
+    instance: str | None = None
     expectations: list[ExpectationResult] = field(default_factory=list)
 
     @property
@@ -134,9 +137,14 @@ async def run_check(
     run_id: str | None = None,
     location: str | None = None,
     scheduled_for: datetime | None = None,
+    instance: str | None = None,
     on_result: Callable[[ExpectationResult], None] | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> CheckRun:
-    """Run ``check`` once; never raises for what the engines do."""
+    """Run ``check`` once; never raises for what the engines do.
+
+    ``client``: an HTTP client to share between runs (the scheduler's); building
+    one per run (its TLS context) was most of a run's CPU."""
     values = new_run_values(run_id)
     run = CheckRun(
         check=check.name,
@@ -145,9 +153,12 @@ async def run_check(
         started_at=datetime.now(UTC),
         location=location,
         scheduled_for=scheduled_for,
+        instance=instance,
     )
     probes = [(e, make_probe(e, engines, values)) for e in check.expect]
-    async with httpx.AsyncClient() as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient())
         try:
             await asyncio.gather(*(p.prepare(client) for _, p in probes))
         except ProbeError as exc:
@@ -166,7 +177,12 @@ async def run_check(
                 on_result(found)
             return found
 
-        run.expectations = list(await asyncio.gather(*(watch(e, p) for e, p in probes)))
+        try:
+            run.expectations = list(await asyncio.gather(*(watch(e, p) for e, p in probes)))
+        finally:
+            for _, probe in probes:
+                with contextlib.suppress(Exception):
+                    await probe.close()
     outcomes = {r.outcome for r in run.expectations}
     if "error" in outcomes:
         run.result = "error"

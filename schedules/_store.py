@@ -18,12 +18,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from covenant import migrations
+from schedules._database import UNAVAILABLE, ChecksDatabase
 from schedules._run import CheckRun, ExpectationResult
 
 __all__ = ["RunStore"]
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +40,7 @@ def _from_dict(data: dict[str, Any]) -> CheckRun:
             datetime.fromisoformat(data["scheduled_for"]) if data.get("scheduled_for") else None
         ),
         sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
+        instance=data.get("instance"),
     )
     run.expectations = [
         ExpectationResult(
@@ -57,16 +57,19 @@ def _from_dict(data: dict[str, Any]) -> CheckRun:
 
 
 class RunStore:
-    def __init__(self, database_url: str | None, spool: Path) -> None:
+    def __init__(
+        self, database_url: str | None, spool: Path, database: ChecksDatabase | None = None
+    ) -> None:
         self.database_url = database_url
         self.spool = spool
+        self.database = database or (ChecksDatabase(database_url) if database_url else None)
 
     async def _insert(self, conn: psycopg.AsyncConnection, run: CheckRun) -> None:
         async with conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO checks.runs (run_id, check_name, location, trace_id, scheduled_for,"
-                " started_at, finished_at, result, error)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+                " started_at, finished_at, result, error, instance)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
                 (
                     run.run_id,
                     run.check,
@@ -77,6 +80,7 @@ class RunStore:
                     run.finished_at,
                     run.result,
                     run.error,
+                    run.instance,
                 ),
             )
             if cur.rowcount == 0:
@@ -118,19 +122,16 @@ class RunStore:
     async def save(self, run: CheckRun) -> bool:
         """Write ``run`` (and anything spooled before it); True when it reached the
         database, False when it was spooled to be written later."""
-        if not self.database_url:
+        if self.database is None:
             self._spool(run)
             return False
         try:
-            async with await psycopg.AsyncConnection.connect(
-                self.database_url, connect_timeout=5
-            ) as conn:
-                await migrations.migrate(conn, "checks", MIGRATIONS)
+            async with self.database.connection() as conn:
                 pending = self._spooled()
                 for earlier in pending:
                     await self._insert(conn, earlier)
                 await self._insert(conn, run)
-        except (psycopg.Error, OSError) as exc:
+        except UNAVAILABLE as exc:
             log.warning("checks: PostgreSQL unavailable (%s); run %s spooled", exc, run.run_id)
             self._spool(run)
             return False
@@ -139,39 +140,41 @@ class RunStore:
             log.info("checks: wrote %d spooled run(s)", len(pending))
         return True
 
+    def spooled_count(self) -> int:
+        """Runs waiting in the spool for PostgreSQL."""
+        if not self.spool.exists():
+            return 0
+        return sum(1 for line in self.spool.read_text(encoding="utf-8").splitlines() if line)
+
     async def flush(self) -> int:
         """Write spooled runs now; how many were pending (0 when none or still down)."""
         pending = self._spooled()
-        if not pending or not self.database_url:
+        if not pending or self.database is None:
             return 0
         try:
-            async with await psycopg.AsyncConnection.connect(
-                self.database_url, connect_timeout=5
-            ) as conn:
-                await migrations.migrate(conn, "checks", MIGRATIONS)
+            async with self.database.connection() as conn:
                 for run in pending:
                     await self._insert(conn, run)
-        except (psycopg.Error, OSError):
+        except UNAVAILABLE:
             return 0
         self.spool.unlink(missing_ok=True)
         return len(pending)
 
     async def recent(self, check: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The latest runs, newest first, with their expectations."""
-        if not self.database_url:
+        if self.database is None:
             return []
-        async with await psycopg.AsyncConnection.connect(
-            self.database_url, connect_timeout=5
-        ) as conn:
-            await migrations.migrate(conn, "checks", MIGRATIONS)
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(
-                    "SELECT r.*, COALESCE(json_agg(json_build_object('name', e.name, 'kind',"
-                    " e.kind, 'outcome', e.outcome, 'latency_s', e.latency_s, 'detail', e.detail)"
-                    " ORDER BY e.name) FILTER (WHERE e.name IS NOT NULL), '[]') AS expectations"
-                    " FROM checks.runs r LEFT JOIN checks.expectation_results e USING (run_id)"
-                    " WHERE %(check)s::text IS NULL OR r.check_name = %(check)s"
-                    " GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT %(limit)s",
-                    {"check": check, "limit": limit},
-                )
-                return list(await cur.fetchall())
+        async with (
+            self.database.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            await cur.execute(
+                "SELECT r.*, COALESCE(json_agg(json_build_object('name', e.name, 'kind',"
+                " e.kind, 'outcome', e.outcome, 'latency_s', e.latency_s, 'detail', e.detail)"
+                " ORDER BY e.name) FILTER (WHERE e.name IS NOT NULL), '[]') AS expectations"
+                " FROM checks.runs r LEFT JOIN checks.expectation_results e USING (run_id)"
+                " WHERE %(check)s::text IS NULL OR r.check_name = %(check)s"
+                " GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT %(limit)s",
+                {"check": check, "limit": limit},
+            )
+            return list(await cur.fetchall())

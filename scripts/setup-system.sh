@@ -10,6 +10,7 @@ packages=(
   prometheus-alertmanager       # alertmanager + amtool
   prometheus-postgres-exporter  # PostgreSQL metrics for Prometheus
   docker-compose                # validates docker-compose.yml without an engine
+  chromium                      # headless browser: the status page test renders it
   python3-venv
 )
 

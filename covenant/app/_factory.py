@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -39,14 +43,45 @@ def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
+def _scheduling(
+    config: CovenantConfig, telemetry: CovenantMetrics
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the check scheduler with the app; on shutdown, give runs in flight the
+    server's grace period, then cancel them cleanly."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from observability.tracing import configure_tracing, shutdown_tracing
+        from schedules import CheckScheduler
+
+        tracer = configure_tracing(config.telemetry.otlp_endpoint, config.telemetry.service_name)
+        running = CheckScheduler(config, metrics=telemetry, tracer=tracer)
+        await running.start()
+        app.state.scheduler = running
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            # SIGHUP re-reads the check files now (only in the main thread).
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, lambda: running.reload(force=True))
+        try:
+            yield
+        finally:
+            await running.stop(config.server.shutdown_timeout_s)
+            shutdown_tracing(tracer)
+
+    return lifespan
+
+
 def create_app(
     config: CovenantConfig,
     *,
     metrics: CovenantMetrics | None = None,
     endpoints: EndpointSource | None = None,
+    scheduler: bool = False,
 ) -> FastAPI:
     """``endpoints`` is re-read on every health check, so engines started after
-    the server (``covenant stack up`` in another terminal) show up without a restart."""
+    the server (``covenant stack up`` in another terminal) show up without a restart.
+    ``scheduler``: run the synthetic checks of ``checks.dir`` on their schedules
+    (``covenant serve``; not the in-process servers of the demo and the self-fuzz)."""
     telemetry = metrics or CovenantMetrics(version=__version__)
     find_endpoints: EndpointSource = endpoints or (lambda: resolve_endpoints(config))
 
@@ -54,7 +89,9 @@ def create_app(
         title="Covenant",
         version=__version__,
         description="Contracts, fuzzing and synthetic observability checks.",
+        lifespan=_scheduling(config, telemetry) if scheduler else None,
     )
+    app.state.scheduler = None
     app.state.config = config
     app.state.metrics = telemetry
 
@@ -73,6 +110,10 @@ def create_app(
         from contracts.broker import install_broker
 
         install_broker(app, config.broker, postgres.target)
+
+    from covenant.app._status_api import status_router
+
+    app.include_router(status_router(config, postgres.target if postgres else None))
 
     @app.get(
         "/health",

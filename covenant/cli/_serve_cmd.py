@@ -18,10 +18,13 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: server.port).")] = None,
 ) -> None:
-    """Serve the HTTP API: /health (engine reachability) and /metrics (Prometheus).
+    """Serve the HTTP API (/health, /metrics, the broker, the status page) and run
+    every synthetic check of checks.dir on its schedule (checks.schedule).
 
-    SIGTERM or Ctrl-C shut it down gracefully: in-flight requests finish
-    within server.shutdown_timeout_s.
+    Check files are re-read when they change, or at once on SIGHUP. SIGTERM or
+    Ctrl-C shut it down gracefully: in-flight requests and check runs finish
+    within server.shutdown_timeout_s; runs still going are cancelled and
+    recorded as errors.
     """
     import uvicorn  # heavy imports only for the command that needs them
 
@@ -36,7 +39,7 @@ def serve(
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, scheduler=config.checks.schedule),
             host=config.server.host,
             port=config.server.port,
             log_level=config.log_level,

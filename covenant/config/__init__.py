@@ -18,6 +18,7 @@ from covenant.config._model import (
     PostgresConfig,
     ServerConfig,
     StackConfig,
+    TelemetryConfig,
 )
 from covenant.config._show import render_config
 
@@ -39,6 +40,7 @@ __all__ = [
     "PostgresConfig",
     "ServerConfig",
     "StackConfig",
+    "TelemetryConfig",
     "load_config",
     "render_config",
     "resolve_config_path",

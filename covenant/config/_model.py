@@ -214,6 +214,26 @@ class ChecksConfig(_Strict):
     location: str | None = Field(
         default=None, description="This instance's place; checks with a location run only here."
     )
+    schedule: bool = Field(
+        default=True, description="covenant serve runs every scheduled check of checks.dir."
+    )
+    reload_interval_s: float = Field(
+        default=5.0, gt=0, description="How often serve looks for changed check files."
+    )
+    instance: str | None = Field(
+        default=None, description="This instance's name in claims and runs (default host:pid)."
+    )
+
+
+class TelemetryConfig(_Strict):
+    """Covenant's own traces (its metrics are always at /metrics)."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces;"
+        " unset: no traces are exported.",
+    )
+    service_name: str = "covenant"
 
 
 class CovenantConfig(_Strict):
@@ -225,3 +245,4 @@ class CovenantConfig(_Strict):
     fuzz: FuzzConfig = FuzzConfig()
     compare: CompareConfig = CompareConfig()
     checks: ChecksConfig = ChecksConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()

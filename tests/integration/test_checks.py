@@ -96,7 +96,8 @@ def test_a_stopped_kafka_is_an_error_not_a_failure(stack: RunningStack) -> None:
         assert outcomes(down) == {"stored": "error"}
     finally:
         stack.manager.up()
-    again = run(stack, example("pipeline-kafka", deadline=30.0, expect=["stored"]))
+    # The worker reconnects and joins its consumer group again before it consumes.
+    again = run(stack, example("pipeline-kafka", deadline=45.0, expect=["stored"]))
     assert again.result == "pass", again.to_dict()
 
 

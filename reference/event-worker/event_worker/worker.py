@@ -237,7 +237,7 @@ class Worker:
             if not stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         """Handle records; every few seconds make sure the broker still has our data.
@@ -274,6 +274,9 @@ class Worker:
 
 #: Seconds between checks that the broker still holds the consumed topic.
 LIVENESS_CHECK_S = 2.0
+#: Longest wait between reconnection attempts: a pipeline should resume within
+#: seconds of its broker coming back.
+MAX_BACKOFF_S = 2.0
 
 
 async def _until_stopped(stopping: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:

@@ -1,0 +1,309 @@
+"""Scheduled checks in ``covenant serve``: several instances, exactly once, none missed.
+
+``COVENANT_SCHEDULER_SOAK_S`` sets how long the two-instance run lasts (the
+acceptance run is ten minutes, the default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+
+from covenant.config import CovenantConfig
+from covenant.stack._ports import free_port
+from covenant.stack.manager import StackManager
+from covenant.stack.state import load_state
+from schedules import CheckScheduler
+from tests.conftest import wait_until
+from tests.integration.broker.conftest import fresh_database
+from tests.integration.conftest import RunningStack, make_state_dir, stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SOAK_S = float(os.environ.get("COVENANT_SCHEDULER_SOAK_S", "600"))
+
+
+def sql_check(name: str, interval: str, *, seen: bool = True, jitter: str = "0.5s") -> dict:
+    query = "SELECT 1" if seen else "SELECT 1 WHERE false"
+    return {
+        "name": name,
+        "interval": interval,
+        "jitter": jitter,
+        "deadline": "1500ms",
+        "traffic": {"sql": {"statements": ["SELECT %(run_id)s"]}},
+        "expect": [{"name": "answered", "sql": {"query": query}}],
+    }
+
+
+def write_checks(directory: Path, *checks: dict) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for check in checks:
+        (directory / f"{check['name']}.yaml").write_text(yaml.safe_dump(check))
+    return directory
+
+
+class Instance:
+    """One ``covenant serve`` subprocess."""
+
+    def __init__(self, name: str, config: Path, state_dir: Path, log: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("COVENANT_")},
+            "COVENANT_STACK__STATE_DIR": str(state_dir),
+            "COVENANT_CHECKS__INSTANCE": name,
+        }
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "covenant",
+                    "-c",
+                    str(config),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).is_success
+        except httpx.TransportError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+@pytest.fixture
+def shared(stack: RunningStack, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A database of their own for the instances, and their configuration file."""
+    database = fresh_database(stack, "sched")
+    checks = write_checks(
+        tmp_path / "checks", sql_check("every-2s", "2s"), sql_check("every-3s", "3s")
+    )
+    config = tmp_path / "covenant.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "engines": {"postgres": {"url": database}},
+                "checks": {"dir": str(checks), "reload_interval_s": 1},
+                "server": {"shutdown_timeout_s": 5},
+            }
+        )
+    )
+    yield database, config
+
+
+def runs_by_slot(database: str) -> dict[str, list[tuple[object, str, str]]]:
+    with psycopg.connect(database) as conn:
+        if conn.execute("SELECT to_regclass('checks.runs')").fetchone() == (None,):
+            return {}  # no run stored yet
+        rows = conn.execute(
+            "SELECT check_name, scheduled_for, instance, result FROM checks.runs"
+            " ORDER BY check_name, scheduled_for"
+        ).fetchall()
+    found: dict[str, list[tuple[object, str, str]]] = {}
+    for check, slot, instance, result in rows:
+        found.setdefault(check, []).append((slot, instance, result))
+    return found
+
+
+def assert_each_slot_once(
+    runs: dict[str, list[tuple[object, str, str]]], intervals: dict[str, int]
+) -> None:
+    for check, step in intervals.items():
+        slots = [slot for slot, _, _ in runs[check]]
+        assert len(slots) == len(set(slots)), f"{check}: a slot ran twice"
+        gaps = [
+            (a, b)
+            for a, b in itertools.pairwise(slots)
+            if b - a != timedelta(seconds=step)  # type: ignore[operator]
+        ]
+        assert not gaps, f"{check}: missed slots between {gaps[:3]}"
+
+
+def test_two_instances_run_each_slot_exactly_once(
+    stack: RunningStack, shared: tuple[str, Path], tmp_path: Path
+) -> None:
+    database, config = shared
+    a = Instance("instance-a", config, stack.state_dir, tmp_path / "a.log")
+    b = Instance("instance-b", config, stack.state_dir, tmp_path / "b.log")
+    try:
+        wait_until(lambda: a.ready() and b.ready(), timeout=60, what="both instances")
+        time.sleep(SOAK_S)
+    finally:
+        assert a.stop() == 0, a.log.read_text()[-2000:]
+        assert b.stop() == 0, b.log.read_text()[-2000:]
+    runs = runs_by_slot(database)
+    assert_each_slot_once(runs, {"every-2s": 2, "every-3s": 3})
+    assert len(runs["every-2s"]) >= SOAK_S / 2 - 3
+    assert len(runs["every-3s"]) >= SOAK_S / 3 - 3
+    instances = {instance for check in runs.values() for _, instance, _ in check}
+    assert instances == {"instance-a", "instance-b"}, "both instances should win some slots"
+    results = {result for check in runs.values() for _, _, result in check}
+    assert results == {"pass"}, results
+
+
+def test_a_killed_instance_s_runs_are_taken_over(
+    stack: RunningStack, shared: tuple[str, Path], tmp_path: Path
+) -> None:
+    database, config = shared
+    a = Instance("instance-a", config, stack.state_dir, tmp_path / "a.log")
+    b = Instance("instance-b", config, stack.state_dir, tmp_path / "b.log")
+    try:
+        wait_until(lambda: a.ready() and b.ready(), timeout=60, what="both instances")
+        time.sleep(15)
+        a.stop(signal.SIGKILL)
+        killed_at = time.time()
+        time.sleep(20)
+    finally:
+        a.stop(signal.SIGKILL)
+        assert b.stop() == 0, b.log.read_text()[-2000:]
+    runs = runs_by_slot(database)
+    assert_each_slot_once(runs, {"every-2s": 2, "every-3s": 3})
+    after = [
+        instance
+        for check in runs.values()
+        for slot, instance, _ in check
+        if slot.timestamp() > killed_at + 3  # type: ignore[attr-defined]
+    ]
+    assert after and set(after) == {"instance-b"}
+
+
+def test_the_check_files_are_reloaded_without_a_restart(
+    stack: RunningStack, shared: tuple[str, Path], tmp_path: Path
+) -> None:
+    database, config = shared
+    instance = Instance("only", config, stack.state_dir, tmp_path / "only.log")
+    try:
+        wait_until(instance.ready, timeout=60, what="the instance")
+        write_checks(tmp_path / "checks", sql_check("added-later", "2s"))
+
+        def added_ran() -> bool:
+            return "added-later" in runs_by_slot(database)
+
+        wait_until(added_ran, timeout=20, what="the new check to run")
+        (tmp_path / "checks" / "broken.yaml").write_text("name: [unclosed\n")
+        time.sleep(3)
+        before = len(runs_by_slot(database)["added-later"])
+        time.sleep(4)
+        assert len(runs_by_slot(database)["added-later"]) > before, "a bad file stopped the rest"
+        assert "check files not reloaded" in instance.log.read_text()
+    finally:
+        assert instance.stop() == 0, instance.log.read_text()[-2000:]
+
+
+def test_runs_during_a_postgresql_outage_are_written_when_it_returns(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The runs' database is a private PostgreSQL that is stopped for a while; the
+    checks' own traffic goes to the session's PostgreSQL, so they keep passing."""
+    private_dir = make_state_dir("covenant-sched-pg-")
+    private = StackManager(stack_config(private_dir, engines=["postgres"]))
+    private.up()
+    try:
+        store_url = load_state(private_dir).engines["postgres"].url
+        config = CovenantConfig.model_validate(
+            {
+                "engines": {"postgres": {"url": store_url}},
+                "stack": {"state_dir": str(stack.state_dir)},
+                "checks": {
+                    "dir": str(
+                        write_checks(
+                            tmp_path / "checks",
+                            {
+                                **sql_check("during-outage", "2s", jitter="0s"),
+                                "traffic": {
+                                    "sql": {
+                                        "connection": "target",
+                                        "statements": ["SELECT %(run_id)s"],
+                                    }
+                                },
+                                "expect": [
+                                    {
+                                        "name": "answered",
+                                        "sql": {"connection": "target", "query": "SELECT 1"},
+                                    }
+                                ],
+                            },
+                        )
+                    ),
+                    "connections": {"target": stack.url("postgres")},
+                    "instance": "outage",
+                },
+            }
+        )
+        finished: list[str] = []
+
+        async def scenario() -> None:
+            scheduler = CheckScheduler(config, on_run=lambda run: finished.append(run.run_id))
+            await scheduler.start()
+            await asyncio.sleep(5)
+            await asyncio.to_thread(private.down, names=["postgres"])
+            await asyncio.sleep(12)  # a write waits up to 5 s for the pool, then spools
+            assert scheduler.store.spooled_count() >= 2
+            await asyncio.to_thread(private.up)
+            await asyncio.sleep(12)  # the spool is flushed every 10 s
+            await scheduler.stop(5)
+
+        asyncio.run(scenario())
+        with psycopg.connect(store_url) as conn:
+            stored = {r[0] for r in conn.execute("SELECT run_id FROM checks.runs").fetchall()}
+        assert finished and set(finished) <= stored, set(finished) - stored
+        assert not list((stack.state_dir / "checks").glob("spool-outage*.ndjson"))
+    finally:
+        private.down(purge=True)
+
+
+def test_the_status_page_shows_a_failing_drill_within_one_interval(
+    stack: RunningStack, shared: tuple[str, Path], tmp_path: Path
+) -> None:
+    _, config = shared
+    write_checks(tmp_path / "checks", sql_check("failing-drill", "4s", seen=False, jitter="0s"))
+    instance = Instance("status", config, stack.state_dir, tmp_path / "status.log")
+    try:
+        wait_until(instance.ready, timeout=60, what="the instance")
+        started = time.monotonic()
+        page = f"http://127.0.0.1:{instance.port}/status"
+
+        def shows_the_failure() -> bool:
+            html = httpx.get(page, timeout=5).text
+            start = html.find('id="check-failing-drill"')
+            return start >= 0 and 'class="badge fail"' in html[start : start + 400]
+
+        # One interval (4 s) to the next slot, plus the 1.5 s deadline and a page load.
+        wait_until(shows_the_failure, timeout=4 + 1.5 + 3, what="the failing drill on /status")
+        assert time.monotonic() - started <= 8.5
+        metrics = httpx.get(f"http://127.0.0.1:{instance.port}/metrics", timeout=5).text
+        assert 'covenant_check_runs_total{check="failing-drill",result="fail"}' in metrics
+        assert "covenant_scheduler_running 1.0" in metrics
+    finally:
+        assert instance.stop() == 0, instance.log.read_text()[-2000:]
