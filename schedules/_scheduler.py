@@ -219,6 +219,10 @@ class CheckScheduler:
         self._running.add(task)
         try:
             await self._fire_slot(name)
+        except asyncio.CancelledError:
+            # Shutting down: a run in flight was recorded as cancelled and its slot
+            # released; a fire still waiting out its jitter had not claimed anything.
+            log.info("scheduler: %s cancelled by shutdown", name)
         finally:
             self._running.discard(task)
 
