@@ -79,16 +79,23 @@ def _nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+#: Whitespace spelled out: exactly what Python's ``str.isspace`` (and so the endpoints'
+#: ``strip()``) calls whitespace. ``\s`` means something else in ECMAScript regexes,
+#: which is how JSON Schema patterns are read by generators such as Schemathesis.
+SPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
 #: ``check_name``: non-blank, at most MAX_NAME_LENGTH characters, no control characters.
 NAME: Schema = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_NAME_LENGTH,
-    "pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
+    "pattern": rf"^[^\x00-\x1f]*[^{SPACE}\x00-\x1f][^\x00-\x1f]*$",
 }
 #: A string that is not blank (``value.strip()`` is not empty); no NUL, which
 #: PostgreSQL cannot store.
-TEXT: Schema = {"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
+TEXT: Schema = {"type": "string", "pattern": rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"}
 SHORT_TEXT: Schema = {**TEXT, "maxLength": 256}
 STRING: Schema = {"type": "string", "pattern": r"^[^\x00]*$"}
 BOOLEAN: Schema = {"type": "boolean"}
@@ -172,7 +179,7 @@ VERSION: Schema = _obj(
 
 ENVIRONMENT: Schema = _obj(
     {
-        "name": {**SHORT_TEXT, "pattern": r"^[^\s\x00]+$"},
+        "name": {**SHORT_TEXT, "pattern": rf"^[^{SPACE}\x00]+$"},
         "displayName": _nullable(SHORT_TEXT),
         "production": _nullable(BOOLEAN),
         "contacts": _nullable({"type": "array", "items": {"type": "object"}}),

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from covenant.stack._ports import free_port
 from schedules import Check, CheckRun, RunStore, engines_for, load_checks, run_check
+from tests.conftest import wait_until
 from tests.integration.conftest import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +30,11 @@ def example(name: str, **changes: Any) -> Check:
 
 def run(stack: RunningStack, check: Check) -> CheckRun:
     return asyncio.run(run_check(check, engines_for(stack.config)))
+
+
+def worker_consuming(stack: RunningStack) -> bool:
+    metrics = httpx.get(stack.url("event_worker") + "/metrics", timeout=5).text
+    return "event_worker_consumer_up 1.0" in metrics
 
 
 def outcomes(result: CheckRun) -> dict[str, str]:
@@ -96,8 +103,10 @@ def test_a_stopped_kafka_is_an_error_not_a_failure(stack: RunningStack) -> None:
         assert outcomes(down) == {"stored": "error"}
     finally:
         stack.manager.up()
-    # The worker reconnects and joins its consumer group again before it consumes.
-    again = run(stack, example("pipeline-kafka", deadline=45.0, expect=["stored"]))
+    # The next run once the pipeline is consuming again (the worker reconnects and
+    # joins its consumer group; a scheduled check would run a minute later anyway).
+    wait_until(lambda: worker_consuming(stack), timeout=60, what="the worker to consume")
+    again = run(stack, example("pipeline-kafka", deadline=30.0, expect=["stored"]))
     assert again.result == "pass", again.to_dict()
 
 

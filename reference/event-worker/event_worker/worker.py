@@ -215,9 +215,11 @@ class Worker:
             )
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_brokers)
             try:
-                await self._ensure_topics()
-                await consumer.start()
-                await producer.start()
+                # Bounded: a broker that dies while we connect must not hang this loop.
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await self._ensure_topics()
+                    await consumer.start()
+                    await producer.start()
                 self._producer = producer
                 self.kafka_connected = True
                 self.metrics.consumer_up.set(1)
@@ -274,6 +276,8 @@ class Worker:
 
 #: Seconds between checks that the broker still holds the consumed topic.
 LIVENESS_CHECK_S = 2.0
+#: Longest time to connect (topics, consumer, producer) before trying again.
+CONNECT_TIMEOUT_S = 20.0
 #: Longest wait between reconnection attempts: a pipeline should resume within
 #: seconds of its broker coming back.
 MAX_BACKOFF_S = 2.0
