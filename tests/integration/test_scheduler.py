@@ -307,3 +307,40 @@ def test_the_status_page_shows_a_failing_drill_within_one_interval(
         assert "covenant_scheduler_running 1.0" in metrics
     finally:
         assert instance.stop() == 0, instance.log.read_text()[-2000:]
+
+
+def test_shutdown_cancels_a_run_in_flight_and_records_it(
+    stack: RunningStack, shared: tuple[str, Path], tmp_path: Path
+) -> None:
+    """SIGTERM with a run still waiting for its signal: the grace period (5 s) runs
+    out, the run is cancelled, recorded as an error, and the process exits 0."""
+    database, config = shared
+    slow = {**sql_check("slow", "20s", seen=False, jitter="0s"), "deadline": "15s"}
+    for old in (tmp_path / "checks").glob("*.yaml"):
+        old.unlink()
+    write_checks(tmp_path / "checks", slow)
+    instance = Instance("stopping", config, stack.state_dir, tmp_path / "stopping.log")
+    try:
+        wait_until(instance.ready, timeout=60, what="the instance")
+
+        def claimed() -> bool:
+            with psycopg.connect(database) as conn:
+                if conn.execute("SELECT to_regclass('checks.claims')").fetchone() == (None,):
+                    return False
+                return bool(conn.execute("SELECT 1 FROM checks.claims").fetchone())
+
+        wait_until(claimed, timeout=30, what="a run to start")
+        time.sleep(1)
+    finally:
+        assert instance.stop() == 0, instance.log.read_text()[-2000:]
+    [(_, who, result)] = runs_by_slot(database)["slow"]
+    assert (who, result) == ("stopping", "error")
+    with psycopg.connect(database) as conn:
+        row = conn.execute(
+            "SELECT r.error, c.lease_until < now() FROM checks.runs r"
+            " JOIN checks.claims c ON c.check_name = r.check_name AND c.slot = r.scheduled_for"
+        ).fetchone()
+    assert row is not None
+    error, lease_passed = row
+    assert "cancelled" in error
+    assert lease_passed, "the slot was not released for another instance"
