@@ -82,9 +82,7 @@ def _nullable(schema: Schema) -> Schema:
 #: Whitespace spelled out: exactly what Python's ``str.isspace`` (and so the endpoints'
 #: ``strip()``) calls whitespace. ``\s`` means something else in ECMAScript regexes,
 #: which is how JSON Schema patterns are read by generators such as Schemathesis.
-SPACE = (
-    r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-)
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 #: ``check_name``: non-blank, at most MAX_NAME_LENGTH characters, no control characters.
 NAME: Schema = {
