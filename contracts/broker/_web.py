@@ -26,10 +26,12 @@ __all__ = [
     "Reader",
     "Writer",
     "bad_request",
+    "bearer_token",
     "hal",
     "link",
     "quote_name",
     "read_json",
+    "token_matches",
     "unprocessable",
 ]
 
@@ -127,13 +129,14 @@ def context(request: Request) -> BrokerContext:
     return found
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _matches(token: str, candidates: Iterable[Any]) -> bool:
+def token_matches(token: str, candidates: Iterable[Any]) -> bool:
+    """Whether ``token`` is one of the secret ``candidates``."""
     # Compare against every candidate without stopping early: constant time per token.
     found = False
     for candidate in candidates:
@@ -161,14 +164,14 @@ async def _require(request: Request, *, write: bool) -> BrokerContext:
     _reject_nul(request)
     ctx = context(request)
     config = ctx.config
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         if not write and config.allow_anonymous_read:
             return ctx
         raise BrokerError(401, "Unauthorized", "a bearer token is required", headers=_CHALLENGE)
-    if _matches(token, config.read_write_tokens):
+    if token_matches(token, config.read_write_tokens):
         return ctx
-    if _matches(token, config.read_only_tokens):
+    if token_matches(token, config.read_only_tokens):
         if write:
             raise BrokerError(403, "Forbidden", "this token may only read")
         return ctx

@@ -11,9 +11,8 @@ and a database that cannot be reached answers 503, never 500).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import re
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,8 +22,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
+from contracts.broker._web import bearer_token, token_matches
 from covenant.app._status_data import (
     CheckDefinition,
     ContractPair,
@@ -178,17 +178,6 @@ class _ProblemRoute(APIRoute):
         return route
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def _matches(token: str, candidates: Iterable[SecretStr]) -> bool:
-    # Every candidate is compared (no early exit), each in constant time.
-    secrets = [c.get_secret_value().encode() for c in candidates]
-    return sum(hmac.compare_digest(token.encode(), secret) for secret in secrets) > 0
-
-
 def status_router(config: CovenantConfig, database_url: str | None) -> APIRouter:
     """``/status`` always; the JSON API only with a database (there is nothing to read
     without one, and the page says so)."""
@@ -198,10 +187,10 @@ def status_router(config: CovenantConfig, database_url: str | None) -> APIRouter
     async def may_read(request: Request) -> None:
         """The broker's rule: no token is fine only when anonymous reads are allowed; a
         token given must be valid either way."""
-        token = _bearer(request)
+        token = bearer_token(request)
         if token is None and broker.allow_anonymous_read:
             return
-        if token is not None and _matches(
+        if token is not None and token_matches(
             token, (*broker.read_write_tokens, *broker.read_only_tokens)
         ):
             return
