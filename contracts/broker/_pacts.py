@@ -43,11 +43,20 @@ from contracts.broker._hal_urls import (
 from contracts.broker._queries import Pacticipant, Version
 from contracts.broker._queries import fetch_one as _one
 from contracts.broker._web import BrokerContext, BrokerError, link
+from contracts.pactfile import (
+    DEFAULT_LIMITS,
+    JsonTextError,
+    ReadLimits,
+    check_pact,
+    depth_of,
+    parse_strict,
+)
 
 __all__ = [
     "OnConflict",
     "PublishResult",
     "canonical_json",
+    "content_key",
     "decode_content",
     "emit_published",
     "find_pacts",
@@ -74,12 +83,11 @@ def pact_sha(content: Any) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def decode_content(value: Any, where: str, errors: Errors) -> tuple[bool, Any]:
-    """Base64 -> UTF-8 -> JSON; returns (ok, value) and reports a problem under ``where``."""
+def decode_content(
+    value: Any, where: str, errors: Errors, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[bool, Any]:
+    """Base64 -> UTF-8 -> strict JSON (:func:`contracts.pactfile.parse_strict`);
+    returns (ok, value) and reports a problem under ``where``."""
     if not isinstance(value, str) or not value:
         errors.setdefault(where, []).append("is required: the pact as base64-encoded JSON")
         return False, None
@@ -88,21 +96,30 @@ def decode_content(value: Any, where: str, errors: Errors) -> tuple[bool, Any]:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         errors.setdefault(where, []).append("is not valid base64")
         return False, None
+    if len(raw) > limits.max_file_bytes:
+        errors.setdefault(where, []).append(
+            f"decodes to {len(raw)} bytes; a pact may have at most {limits.max_file_bytes}"
+        )
+        return False, None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         errors.setdefault(where, []).append("decodes to bytes that are not UTF-8")
         return False, None
     try:
-        return True, json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        errors.setdefault(where, []).append(
-            f"is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        return True, parse_strict(text, max_depth=limits.max_depth)
+    except JsonTextError as exc:
+        at = f" at line {exc.position.line} column {exc.position.column}" if exc.position else ""
+        errors.setdefault(content_key(where, exc.pointer), []).append(
+            f"is not a pact: {exc.message}{at}"
         )
-    except (ValueError, RecursionError) as exc:
-        message = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        errors.setdefault(where, []).append(f"is not JSON: {message}")
     return False, None
+
+
+def content_key(where: str, pointer: str) -> str:
+    """Where a problem inside a pact is: the body field that holds the pact, then
+    the JSON pointer inside it, e.g. ``contracts[0].content#/interactions/0/request/method``."""
+    return f"{where or 'body'}#{pointer}" if pointer else (where or "body")
 
 
 def check_name(value: Any, where: str, errors: Errors, *, required: bool = True) -> str | None:
@@ -145,42 +162,29 @@ def validate_pact(
     *,
     consumer: str | None,
     provider: str | None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> None:
-    """Is ``content`` a pact between ``consumer`` and ``provider``? Problems go to ``errors``
-    keyed by the JSON path under ``where`` (e.g. ``contracts[0].content.consumer.name``)."""
-    prefix = f"{where}." if where else ""
+    """Is ``content`` a pact between ``consumer`` and ``provider``? The one pact
+    reader's checks (:func:`contracts.pactfile.check_pact`: the schema of its
+    specification version and the rules a schema cannot say), then the broker's
+    own: the names the request gives, and what PostgreSQL can store. Problems go
+    to ``errors`` keyed by :func:`content_key`."""
+    if depth_of(content) > limits.max_depth:
+        errors.setdefault(where or "body", []).append(
+            f"is nested more than {limits.max_depth} levels deep"
+        )
+        return
+    for problem in check_pact(content, limits=limits):
+        errors.setdefault(content_key(where, problem.pointer or ""), []).append(problem.message)
     if not isinstance(content, dict):
-        errors.setdefault(where or "body", []).append("must be a JSON object (a pact)")
         return
     for role, expected in (("consumer", consumer), ("provider", provider)):
         party = content.get(role)
         name = party.get("name") if isinstance(party, dict) else None
-        if not isinstance(name, str) or not name:
-            errors.setdefault(f"{prefix}{role}.name", []).append(
-                "is required: a pact names its " + role
-            )
-        elif expected is not None and name != expected:
-            errors.setdefault(f"{prefix}{role}.name", []).append(
+        if isinstance(name, str) and expected is not None and name != expected:
+            errors.setdefault(content_key(where, f"/{role}/name"), []).append(
                 f"is '{name}' but the pact is being published as {role} '{expected}'"
             )
-    found = False
-    for key in ("interactions", "messages"):
-        if key in content:
-            found = True
-            items = content[key]
-            if not isinstance(items, list):
-                errors.setdefault(f"{prefix}{key}", []).append("must be a list")
-                continue
-            for index, item in enumerate(items):
-                if not isinstance(item, dict):
-                    errors.setdefault(f"{prefix}{key}[{index}]", []).append("must be an object")
-    if not found:
-        errors.setdefault(f"{prefix}interactions", []).append(
-            "is required: a pact has 'interactions' (or 'messages') as a list"
-        )
-    metadata = content.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        errors.setdefault(f"{prefix}metadata", []).append("must be an object")
     if _has_nul(content):
         errors.setdefault(where or "body", []).append(
             "contains the character U+0000, which cannot be stored"
@@ -189,8 +193,6 @@ def validate_pact(
         canonical_json(content)
     except ValueError:
         errors.setdefault(where or "body", []).append("contains NaN or Infinity")
-    except RecursionError:
-        errors.setdefault(where or "body", []).append("is nested too deeply")
 
 
 # --- merging ---------------------------------------------------------------

@@ -11,9 +11,7 @@ broker failure -> ENGINE (4). The token is sent, never shown.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
@@ -21,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from contracts.pactfile import DEFAULT_LIMITS, PactFile, ReadLimits, read_pact_files
 from covenant.errors import CovenantError, ErrorKind
 
 __all__ = [
@@ -226,62 +225,10 @@ class BrokerClient:
 # -- pact files -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PactFile:
-    path: Path
-    consumer: str
-    provider: str
-    raw: bytes
-    content: dict[str, Any] = field(repr=False, compare=False)
-
-
-def _name(content: Mapping[str, Any], role: str, path: Path) -> str:
-    party = content.get(role)
-    name = party.get("name") if isinstance(party, Mapping) else None
-    if not isinstance(name, str) or not name.strip():
-        raise CovenantError(
-            f"{path}: not a pact: '{role}.name' is missing or not a string", kind=ErrorKind.USAGE
-        )
-    return name
-
-
-def read_pacts(paths: Iterable[Path]) -> list[PactFile]:
-    """Every ``*.json`` pact in the given directories (or files), sorted by path."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.json") if p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise CovenantError(f"{path}: no such file or directory", kind=ErrorKind.USAGE)
-    if not files:
-        shown = ", ".join(str(p) for p in paths)
-        raise CovenantError(f"no *.json pact files in {shown}", kind=ErrorKind.USAGE)
-    pacts: list[PactFile] = []
-    for file in files:
-        raw = file.read_bytes()
-        try:
-            content = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise CovenantError(
-                f"{file}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                kind=ErrorKind.USAGE,
-            ) from None
-        except UnicodeDecodeError:
-            raise CovenantError(f"{file}: not UTF-8 text", kind=ErrorKind.USAGE) from None
-        if not isinstance(content, dict):
-            raise CovenantError(f"{file}: not a pact: not a JSON object", kind=ErrorKind.USAGE)
-        pacts.append(
-            PactFile(
-                file,
-                _name(content, "consumer", file),
-                _name(content, "provider", file),
-                raw,
-                content,
-            )
-        )
-    return pacts
+def read_pacts(paths: Iterable[Path], *, limits: ReadLimits = DEFAULT_LIMITS) -> list[PactFile]:
+    """Every ``*.json`` pact in the given directories (or files), sorted by path and
+    checked by the one pact reader (:mod:`contracts.pactfile`)."""
+    return read_pact_files(paths, limits=limits)
 
 
 def publish_body(

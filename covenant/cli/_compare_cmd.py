@@ -112,6 +112,7 @@ def compare(
     configuration error (e.g. a malformed pact), 3 an OpenAPI document is
     unreachable.
     """
+    from contracts.pactfile import limits_for
     from contracts.paths import PACTS_DIR
     from verifiers.compare import compare_pacts, load_pacts, load_spec
 
@@ -121,7 +122,7 @@ def compare(
             "(covenant contracts compare PROVIDER --spec ...)",
             kind=ErrorKind.USAGE,
         )
-    pact_list = load_pacts(pacts or PACTS_DIR)
+    pact_list = load_pacts(pacts or PACTS_DIR, limits=limits_for(state(ctx).config().pacts))
     if not pact_list:
         raise CovenantError(f"{pacts or PACTS_DIR}: no pact files (*.json)", kind=ErrorKind.USAGE)
 

@@ -118,8 +118,9 @@ def publish(
     3 broker unreachable.
     """
     from contracts.broker.client import publish_body, read_pacts
+    from contracts.pactfile import limits_for
 
-    pacts = read_pacts([directory])
+    pacts = read_pacts([directory], limits=limits_for(state(ctx).config().pacts))
     by_consumer: dict[str, list[Any]] = {}
     for pact in pacts:
         by_consumer.setdefault(pact.consumer, []).append(pact)

@@ -62,6 +62,7 @@ def verify(
     Exit codes: 0 verified, 1 a mismatch, 2 usage or configuration error,
     3 provider unreachable.
     """
+    from contracts.pactfile import limits_for
     from verifiers.provider import (
         VerifyOptions,
         render_junit,
@@ -90,6 +91,7 @@ def verify(
         provider_version=version,
         provider_branch=branch,
         request_timeout_s=timeout,
+        pact_limits=limits_for(config.pacts),
     )
     err.print(f"verifying {escape(provider)} at {escape(url)} ...", markup=True)
     result = verify_provider(options)

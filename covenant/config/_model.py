@@ -6,10 +6,21 @@ all) gives the embedded default: engines come from the local stack.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from covenant.redact import redact_url
 
@@ -24,6 +35,7 @@ __all__ = [
     "FuzzServiceConfig",
     "HttpEngineConfig",
     "KafkaConfig",
+    "PactsConfig",
     "PostgresConfig",
     "ServerConfig",
     "StackConfig",
@@ -55,11 +67,112 @@ ENGINE_NAMES: tuple[str, ...] = (*INFRA_ENGINES, "loki", "grafana")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No .inf or .nan: a timeout of infinity is a hang, not a setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flag_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1; "port: true" is a mistake, not port 1.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation in _NUMBERS:
+                raise ValueError("must be a number, not true or false")
+        return value
+
+
+_NUMBERS: tuple[Any, ...] = (int, float, int | None, float | None)
+
+
+# -- values with a shape ----------------------------------------------------------
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$"
+)
+
+
+def _is_host(text: str) -> bool:
+    """A host name or an IP address (IPv6 with or without brackets)."""
+    if _HOSTNAME.match(text):
+        return True
+    try:
+        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _host(value: str) -> str:
+    if not _is_host(value):
+        raise ValueError("must be a host name or an IP address")
+    return value
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL with a host and (if given) a port from 1 to 65535."""
+    if not value or any(c.isspace() or ord(c) < 0x20 for c in value):
+        raise ValueError("must be an http:// or https:// URL without spaces")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError("port must be from 1 to 65535")
+    return value
+
+
+def _postgres_url(value: SecretStr) -> SecretStr:
+    """A libpq connection URL; the message never repeats it (it holds a password)."""
+    text = value.get_secret_value()
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL")
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(text)
+    except Exception:
+        raise ValueError("is not a valid PostgreSQL connection URL") from None
+    # libpq reads the ports only when connecting; check them now (host:port[,host:port]).
+    hosts = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    for host in hosts.split(","):
+        port = host.rpartition("]")[2].rpartition(":")[2] if ":" in host else ""
+        if port and (not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535):
+            raise ValueError("port must be from 1 to 65535")
+    return value
+
+
+def _bootstrap_servers(value: str) -> str:
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not _is_host(host) or not port.isascii() or not port.isdigit():
+            raise ValueError("must be host:port[,host:port]")
+        if not 1 <= int(port) <= 65535:
+            raise ValueError("port must be from 1 to 65535")
+    return value
+
+
+def _allowed_host(value: str) -> str:
+    entry = value.strip()
+    if "/" in entry:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError("is not a network such as 10.0.0.0/8") from None
+    elif not _is_host(entry.removeprefix("*.")):
+        raise ValueError("must be a host name, an address, '*.example.com' or a network")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+PostgresUrl = Annotated[SecretStr, AfterValidator(_postgres_url)]
 
 
 class ServerConfig(_Strict):
-    host: str = "127.0.0.1"
+    host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     health_timeout_s: float = Field(
@@ -68,7 +181,7 @@ class ServerConfig(_Strict):
 
 
 class PostgresConfig(_Strict):
-    url: SecretStr | None = Field(
+    url: PostgresUrl | None = Field(
         default=None,
         description="postgresql:// URL. Unset: the local stack's cluster.",
     )
@@ -78,13 +191,13 @@ class PostgresConfig(_Strict):
 
 
 class KafkaConfig(_Strict):
-    bootstrap_servers: str | None = Field(
+    bootstrap_servers: Annotated[str, AfterValidator(_bootstrap_servers)] | None = Field(
         default=None, description="host:port[,host:port]. Unset: the local stack's broker."
     )
 
 
 class HttpEngineConfig(_Strict):
-    url: str | None = Field(default=None, description="Base URL. Unset: the local stack's.")
+    url: HttpUrl | None = Field(default=None, description="Base URL. Unset: the local stack's.")
     token: SecretStr | None = Field(default=None, description="Bearer token, if required.")
     username: str | None = None
     password: SecretStr | None = None
@@ -134,12 +247,18 @@ class BrokerConfig(_Strict):
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted."
     )
-    public_base_url: str | None = Field(
+    public_base_url: HttpUrl | None = Field(
         default=None, description="Base URL for HAL links (default: from the request)."
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_retries: int = Field(default=3, ge=0, le=10)
-    webhook_allowed_hosts: tuple[str, ...] = Field(
+    database_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Client-side deadline of one request's use of PostgreSQL (pool,"
+        " statements, commit); past it the request gets 503 and nothing is half-stored.",
+    )
+    webhook_allowed_hosts: tuple[Annotated[str, AfterValidator(_allowed_host)], ...] = Field(
         default=(),
         description="Hosts webhooks may call: exact names or addresses, '*.example.com',"
         " or networks such as 10.0.0.0/8. Empty allows any host.",
@@ -158,7 +277,7 @@ class FuzzServiceConfig(_Strict):
 
     name: str = Field(min_length=1)
     spec: str = Field(description="OpenAPI document: URL or file.")
-    base_url: str | None = Field(default=None, description="Needed when spec is a file.")
+    base_url: HttpUrl | None = Field(default=None, description="Needed when spec is a file.")
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Sent with every request (e.g. Authorization)."
     )
@@ -187,6 +306,19 @@ class FuzzConfig(_Strict):
     report_dir: Path = Path("reports/fuzz")
 
 
+class PactsConfig(_Strict):
+    """How much of a pact file (or a pact in a broker request) Covenant reads."""
+
+    max_file_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="A larger pact file is refused before it is parsed.",
+    )
+    max_depth: int = Field(
+        default=64, ge=4, le=500, description="Deeper nesting of objects and lists is refused."
+    )
+
+
 class CompareConfig(_Strict):
     """``covenant contracts compare`` and the comparison gate of ``can-i-deploy``."""
 
@@ -206,7 +338,7 @@ class ChecksConfig(_Strict):
     """Synthetic checks (``schedules/*.yaml``)."""
 
     dir: Path = Field(default=Path("schedules"), description="Where the check files are.")
-    connections: dict[str, SecretStr] = Field(
+    connections: dict[str, PostgresUrl] = Field(
         default_factory=dict,
         description="Extra PostgreSQL URLs SQL traffic and expectations may name"
         " ('postgres' is engines.postgres).",
@@ -228,7 +360,7 @@ class ChecksConfig(_Strict):
 class TelemetryConfig(_Strict):
     """Covenant's own traces (its metrics are always at /metrics)."""
 
-    otlp_endpoint: str | None = Field(
+    otlp_endpoint: HttpUrl | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces;"
         " unset: no traces are exported.",
@@ -244,5 +376,6 @@ class CovenantConfig(_Strict):
     broker: BrokerConfig = BrokerConfig()
     fuzz: FuzzConfig = FuzzConfig()
     compare: CompareConfig = CompareConfig()
+    pacts: PactsConfig = PactsConfig()
     checks: ChecksConfig = ChecksConfig()
     telemetry: TelemetryConfig = TelemetryConfig()

@@ -207,10 +207,13 @@ def test_malformed_json_is_reported_with_file_line_and_column(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (b"[]", "not a JSON object"),
-        (json.dumps({"provider": {"name": "p"}}).encode(), "'consumer.name' is missing"),
-        (json.dumps({"consumer": {"name": "c"}, "provider": "p"}).encode(), "'provider.name'"),
-        (b"\xff\xfe{}", "not"),
+        (b"[]", "/: must be a JSON object (a pact), not a list"),
+        (json.dumps({"provider": {"name": "p"}}).encode(), ":1:1: /consumer: is required"),
+        (
+            json.dumps({"consumer": {"name": "c"}, "provider": "p"}).encode(),
+            ":1:41: /provider: must be an object, not a string",
+        ),
+        (b"\xff\xfe{}", "is not UTF-8 text"),
     ],
     ids=["array", "no-consumer", "provider-not-object", "not-utf8"],
 )

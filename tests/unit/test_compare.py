@@ -751,7 +751,7 @@ def test_structurally_malformed_pact_names_file_and_line(tmp_path: Path) -> None
     text = path.read_text(encoding="utf-8").splitlines()
     line = int(caught.value.message.split(":")[1])
     assert '"request"' in text[line - 1]
-    assert "interactions[1].request.path" in caught.value.message
+    assert "/interactions/1/request/path: is required" in caught.value.message
 
 
 def test_unknown_provider_is_a_usage_error(tmp_path: Path) -> None:

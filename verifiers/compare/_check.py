@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from contracts.pactfile import DEFAULT_LIMITS, ReadLimits, read_pact_file, read_pact_files
 from covenant.errors import CovenantError, ErrorKind
 from verifiers.compare._model import CompareResult, Incompatibility, ProviderReport
 from verifiers.compare._openapi import (
@@ -75,84 +76,26 @@ class Pact:
         return len(found) if isinstance(found, list) else 0
 
 
-def _location(path: Path, text: str, key_path: tuple[str | int, ...]) -> str:
-    from covenant.yamlpos import load_positioned
-
-    try:
-        return load_positioned(text, str(path)).location_of(key_path)
-    except ValueError:  # JSON that YAML cannot read; the file alone still helps
-        return str(path)
-
-
 def is_message(interaction: dict[str, Any]) -> bool:
     kind = str(interaction.get("type", ""))
     return kind.startswith(("Asynchronous/Messages", "Synchronous/Messages"))
 
 
-def load_pact(path: Path) -> Pact:
-    """Read and sanity-check one pact; a malformed one names its file and line (exit 2)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CovenantError(f"{path}: cannot read: {exc.strerror}", kind=ErrorKind.USAGE) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CovenantError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}", kind=ErrorKind.USAGE
-        ) from None
-
-    def bad(key_path: tuple[str | int, ...], what: str) -> CovenantError:
-        return CovenantError(f"{_location(path, text, key_path)}: {what}", kind=ErrorKind.USAGE)
-
-    if not isinstance(document, dict):
-        raise bad((), "not a pact (the top level is not an object)")
-    names: dict[str, str] = {}
-    for role in ("consumer", "provider"):
-        party = document.get(role)
-        if not isinstance(party, dict) or not isinstance(party.get("name"), str):
-            raise bad((role,), f"not a pact: no {role}.name")
-        names[role] = party["name"]
-    interactions = document.get("interactions", [])
-    if not isinstance(interactions, list):
-        raise bad(("interactions",), "interactions is not a list")
-    version = str(
-        ((document.get("metadata") or {}).get("pactSpecification") or {}).get("version", "")
-    )
-    v4 = version.startswith("4") or any(isinstance(i, dict) and "type" in i for i in interactions)
-    for index, interaction in enumerate(interactions):
-        where: tuple[str | int, ...] = ("interactions", index)
-        if not isinstance(interaction, dict):
-            raise bad(where, f"interactions[{index}] is not an object")
-        if is_message(interaction):
-            continue
-        if not isinstance(interaction.get("description"), str):
-            raise bad(where, f"interactions[{index}]: no description")
-        request = interaction.get("request")
-        if not isinstance(request, dict):
-            raise bad((*where, "request"), f"interactions[{index}]: no request object")
-        for key in ("method", "path"):
-            if not isinstance(request.get(key), str):
-                raise bad(
-                    (*where, "request", key),
-                    f"interactions[{index}].request.{key}: missing or not a string",
-                )
-        response = interaction.get("response", {})
-        if not isinstance(response, dict):
-            raise bad((*where, "response"), f"interactions[{index}].response is not an object")
-        status = response.get("status", 200)
-        if isinstance(status, bool) or not isinstance(status, int):
-            raise bad(
-                (*where, "response", "status"),
-                f"interactions[{index}].response.status is not an integer",
-            )
-    return Pact(path, document, names["consumer"], names["provider"], v4)
+def load_pact(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> Pact:
+    """Read and check one pact (:mod:`contracts.pactfile`); a malformed one names
+    its file, line and JSON pointer (exit 2)."""
+    pact = read_pact_file(path, limits=limits)
+    return Pact(path, pact.content, pact.consumer, pact.provider, pact.spec == "4")
 
 
-def load_pacts(pacts_dir: Path) -> list[Pact]:
+def load_pacts(pacts_dir: Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[Pact]:
+    """Every pact of a directory, all checked before any is compared."""
     if not pacts_dir.is_dir():
         raise CovenantError(f"{pacts_dir}: no such directory of pacts", kind=ErrorKind.USAGE)
-    return [load_pact(path) for path in sorted(pacts_dir.glob("*.json"))]
+    return [
+        Pact(Path(pact.source), pact.content, pact.consumer, pact.provider, pact.spec == "4")
+        for pact in read_pact_files([pacts_dir], limits=limits)
+    ]
 
 
 # -- bodies -------------------------------------------------------------------------

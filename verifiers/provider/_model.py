@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contracts.pactfile import DEFAULT_LIMITS, ReadLimits
+
 
 @dataclass(frozen=True)
 class VerifyOptions:
@@ -21,6 +23,8 @@ class VerifyOptions:
     #: Where the provider produces a message for a description (message pacts).
     messages_path: str = "/_pact/messages"
     request_timeout_s: float = 10.0
+    #: Bounds for reading the pact files (``pacts`` in the configuration).
+    pact_limits: ReadLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 from pact.types import Message
 
+from contracts.pactfile import DEFAULT_LIMITS, PactFile, ReadLimits, read_pact_files
 from covenant.errors import CovenantError, ErrorKind
 from covenant.redact import redact_url
 from verifiers.provider._model import InteractionOutcome, Mismatch, VerifyOptions, VerifyResult
@@ -36,42 +37,20 @@ class ProviderUnreachable(CovenantError):
     kind = ErrorKind.UNREACHABLE
 
 
-def _load_pact(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CovenantError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}", kind=ErrorKind.USAGE
-        ) from None
-    except OSError as exc:
-        raise CovenantError(f"{path}: cannot read: {exc.strerror}", kind=ErrorKind.USAGE) from None
-    if not isinstance(document, dict) or not isinstance(document.get("provider"), dict):
-        raise CovenantError(
-            f"{path}: not a pact (no provider.name at the top level)", kind=ErrorKind.USAGE
-        )
-    return document
-
-
-def pacts_for_provider(pacts_dir: Path, provider: str) -> list[Path]:
-    """The pact files in ``pacts_dir`` whose provider is ``provider``."""
+def pacts_for_provider(
+    pacts_dir: Path, provider: str, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> list[PactFile]:
+    """The pacts in ``pacts_dir`` whose provider is ``provider``; every file of the
+    directory is checked first (a malformed one is an error even if it is another
+    provider's: the directory is one set of contracts)."""
     if not pacts_dir.is_dir():
         raise CovenantError(f"{pacts_dir}: no such directory of pacts", kind=ErrorKind.USAGE)
     found = [
-        path
-        for path in sorted(pacts_dir.glob("*.json"))
-        if _load_pact(path)["provider"].get("name") == provider
+        pact for pact in read_pact_files([pacts_dir], limits=limits) if pact.provider == provider
     ]
     if not found:
         raise CovenantError(f"{pacts_dir}: no pact has provider '{provider}'", kind=ErrorKind.USAGE)
     return found
-
-
-def _has_messages(paths: list[Path]) -> bool:
-    return any(
-        str(i.get("type", "")).startswith("Asynchronous/Messages")
-        for path in paths
-        for i in _load_pact(path).get("interactions", [])
-    )
 
 
 def _check_reachable(options: VerifyOptions) -> None:
@@ -167,15 +146,36 @@ def _native_output_captured() -> Iterator[None]:
 
 def verify_provider(options: VerifyOptions) -> VerifyResult:
     """Verify ``options.provider`` at ``options.base_url``; raise only for usage or reachability."""
-    from pact import Verifier  # the FFI loads a native library; only when verifying
-
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
-    sources: list[Path] = []
+    sources: list[PactFile] = []
     if options.broker_url is None:
         if options.pacts_dir is None:
             raise CovenantError("give --pacts DIR or --broker URL", kind=ErrorKind.USAGE)
-        sources = pacts_for_provider(options.pacts_dir, options.provider)
+        sources = pacts_for_provider(
+            options.pacts_dir, options.provider, limits=options.pact_limits
+        )
     _check_reachable(options)
+    with tempfile.TemporaryDirectory(prefix="covenant-pacts-") as scratch:
+        return _verify(
+            options,
+            _copies(sources, Path(scratch)),
+            has_messages=any(pact.has_messages for pact in sources),
+        )
+
+
+def _copies(pacts: list[PactFile], directory: Path) -> list[Path]:
+    """The checked bytes, written where the verifier reads them: it sees exactly
+    what was validated, even if a file changes meanwhile."""
+    paths = []
+    for index, pact in enumerate(pacts):
+        path = directory / f"{index:03d}.json"
+        path.write_bytes(pact.raw)
+        paths.append(path)
+    return paths
+
+
+def _verify(options: VerifyOptions, sources: list[Path], *, has_messages: bool) -> VerifyResult:
+    from pact import Verifier  # the FFI loads a native library; only when verifying
 
     base = options.base_url.rstrip("/")
     host = urlsplit(base).hostname or "localhost"
@@ -200,7 +200,7 @@ def verify_provider(options: VerifyOptions) -> VerifyResult:
     else:
         for path in sources:
             verifier.add_source(path)
-        if _has_messages(sources):
+        if has_messages:
             verifier.message_handler(_message_producer(options))
     if options.publish:
         if not options.provider_version:
