@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from covenant.config import _model
 from covenant.config._model import CovenantConfig
 from covenant.errors import ConfigError
 from covenant.yamlpos import (
@@ -29,7 +30,7 @@ from covenant.yamlpos import (
     PositionedDocument,
     YamlSyntaxError,
     format_key_path,
-    load_positioned,
+    read_positioned,
 )
 
 __all__ = ["ENV_PREFIX", "load_config", "resolve_config_path"]
@@ -39,6 +40,8 @@ CONFIG_ENV = "COVENANT_CONFIG"
 DEFAULT_FILE = Path("covenant.yaml")
 
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Largest configuration file read (bytes).
+MAX_FILE_BYTES = 1024 * 1024
 _SECRET_WORDS = ("token", "password", "secret", "url")
 
 
@@ -68,6 +71,14 @@ def _interpolate(value: Any, path: KeyPath, doc: PositionedDocument, env: Mappin
         return [_interpolate(v, (*path, i), doc, env) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
         return value
+
+    unmatched = _VAR.sub("", value)
+    if "${" in unmatched:
+        raise ConfigError(
+            "malformed ${...} reference (write ${NAME} or ${NAME:-default}; $${ for a literal ${)",
+            location=doc.location_of(path),
+            key=format_key_path(path),
+        )
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
@@ -126,10 +137,24 @@ def _set_path(target: dict[str, Any], path: KeyPath, value: Any, origin: str) ->
     node[str(path[-1])] = value
 
 
+def _is_tag(part: str | int) -> bool:
+    text = str(part)
+    return isinstance(part, str) and (
+        text.startswith(("function-", "literal[", "tagged-union[")) or text in _MODEL_NAMES
+    )
+
+
+_MODEL_NAMES = frozenset(
+    name
+    for name, value in vars(_model).items()
+    if isinstance(value, type) and issubclass(value, BaseModel)
+)
+
+
 def _describe_error(error: Any, show_input: bool) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
-    message = str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     if show_input:
         shown = repr(error.get("input"))
         if len(shown) <= 60:
@@ -153,7 +178,7 @@ def load_config(
     doc = PositionedDocument(source="(defaults)", data={})
     if file is not None:
         try:
-            doc = load_positioned(file.read_text(encoding="utf-8"), str(file))
+            doc = read_positioned(file, max_bytes=MAX_FILE_BYTES)
         except YamlSyntaxError as exc:
             where = f"{exc.source}:{exc.line}" if exc.line else exc.source
             raise ConfigError(f"invalid YAML: {exc.problem}", location=where) from None
@@ -182,7 +207,8 @@ def load_config(
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc: KeyPath = tuple(error["loc"])
+            # Union members add tags such as literal['a','b'] to loc; keep the key path.
+            loc: KeyPath = tuple(p for p in error["loc"] if not _is_tag(p))
             override = next(
                 (origins[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origins),
                 None,

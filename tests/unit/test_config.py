@@ -200,7 +200,7 @@ engines:
   prometheus:
     url: ${PROM_URL:-http://unused:1}
   alertmanager:
-    url: "$${NOT_A_VAR}"
+    url: "http://am/$${NOT_A_VAR}"
 """,
     )
     env = {"LOKI_HOST": "loki.internal", "PROM_URL": "http://prom:9090"}
@@ -208,7 +208,7 @@ engines:
     assert config.engines.loki.url == "http://loki.internal:3100"
     assert config.engines.grafana.url == "http://grafana:3000"  # default used
     assert config.engines.prometheus.url == "http://prom:9090"  # set value beats default
-    assert config.engines.alertmanager.url == "${NOT_A_VAR}"  # $${ escape
+    assert config.engines.alertmanager.url == "http://am/${NOT_A_VAR}"  # $${ escape
 
 
 def test_interpolated_value_is_validated_as_its_field(tmp_path: Path) -> None:
