@@ -11,16 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from covenant.yamlpos import (
     KeyPath,
     PositionedDocument,
     YamlSyntaxError,
     format_key_path,
-    load_positioned,
+    read_positioned,
 )
-from schedules._model import Check
+from schedules import _model
+from schedules._model import Check, KeyedValueError
+
+#: Largest check file read (bytes).
+MAX_FILE_BYTES = 1024 * 1024
 
 __all__ = ["CheckFileError", "LoadedCheck", "load_checks", "load_file"]
 
@@ -53,6 +57,20 @@ def _describe(error: Any) -> str:
     return message
 
 
+def _is_tag(part: str | int) -> bool:
+    """A name pydantic adds to an error location for a union member or a validator
+    (``KafkaTraffic``, ``function-after[...]``), not a key of the file."""
+    text = str(part)
+    return text in _MODEL_NAMES or text.startswith(("function-", "tagged-union["))
+
+
+_MODEL_NAMES = frozenset(
+    name
+    for name, value in vars(_model).items()
+    if isinstance(value, type) and issubclass(value, BaseModel)
+)
+
+
 def _validate(doc: PositionedDocument, item: Any, base: KeyPath) -> tuple[Check | None, list[str]]:
     try:
         return Check.model_validate(item), []
@@ -60,7 +78,10 @@ def _validate(doc: PositionedDocument, item: Any, base: KeyPath) -> tuple[Check 
         problems = []
         for error in exc.errors():
             # Union/tagged members add their model name to loc; keep the key path only.
-            loc: KeyPath = tuple(p for p in error["loc"] if not str(p)[:1].isupper())
+            loc: KeyPath = tuple(p for p in error["loc"] if not _is_tag(p))
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, KeyedValueError):
+                loc = (*loc, *cause.key)  # a rule across keys names the key it blames
             path = (*base, *loc)
             problems.append(f"{doc.location_of(path)}: {format_key_path(path)}: {_describe(error)}")
         return None, problems
@@ -69,7 +90,7 @@ def _validate(doc: PositionedDocument, item: Any, base: KeyPath) -> tuple[Check 
 def load_file(path: Path) -> tuple[list[LoadedCheck], list[str]]:
     """The checks of one file and the problems found in it."""
     try:
-        doc = load_positioned(path.read_text(encoding="utf-8"), str(path))
+        doc = read_positioned(path, max_bytes=MAX_FILE_BYTES)
     except YamlSyntaxError as exc:
         where = f"{exc.source}:{exc.line}" if exc.line else exc.source
         return [], [f"{where}: invalid YAML: {exc.problem}"]

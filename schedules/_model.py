@@ -13,11 +13,19 @@ values, keys, headers and Loki filters; SQL reads the same names as
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "TEMPLATE_NAMES",
@@ -39,6 +47,19 @@ _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Longest duration a check file may give (interval, jitter, deadline, windows): 7 days.
+MAX_DURATION_S = 7 * 24 * 3600.0
+#: A Kafka topic name, as Kafka itself allows them.
+_TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+class KeyedValueError(ValueError):
+    """A rule across several keys that names the key it blames (``key``, relative
+    to the model that raised it), so the error points at a line of the file."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key: tuple[str, ...] = (key,)
 
 
 def parse_duration(value: Any) -> float:
@@ -53,8 +74,12 @@ def parse_duration(value: Any) -> float:
         seconds = value.total_seconds()
     else:
         raise ValueError("must be a duration such as 30s, 1m or 500ms")
+    if not math.isfinite(seconds):
+        raise ValueError("must be a finite duration such as 30s, 1m or 500ms")
     if seconds < 0:
         raise ValueError("must not be negative")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"must be at most {MAX_DURATION_S / 86400:g} days")
     return seconds
 
 
@@ -62,6 +87,10 @@ Duration = Annotated[float, Field(ge=0)]
 
 
 def _check_templates(text: str) -> str:
+    if "{{" in _TEMPLATE.sub("", text):
+        raise ValueError(
+            "malformed template: write {{ name }} with a name of " + ", ".join(TEMPLATE_NAMES)
+        )
     unknown = sorted({n for n in _TEMPLATE.findall(text) if n not in TEMPLATE_NAMES})
     if unknown:
         raise ValueError(
@@ -76,7 +105,21 @@ def render(text: str, values: dict[str, str]) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flag_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1; "window_before: true" is a mistake, not 1 s.
+        if isinstance(value, bool) and info.field_name is not None:
+            if cls.model_fields[info.field_name].annotation in (
+                int,
+                float,
+                int | None,
+                float | None,
+            ):
+                raise ValueError("must be a number, not true or false")
+        return value
 
 
 # -- traffic ------------------------------------------------------------------------
@@ -84,7 +127,7 @@ class _Strict(BaseModel):
 
 class KafkaTraffic(_Strict):
     kind: Literal["kafka"] = "kafka"
-    topic: str = Field(min_length=1)
+    topic: str = Field(pattern=_TOPIC, description="A Kafka topic name: letters, digits, . _ -.")
     key: str | None = None
     value: str = Field(description="Template of the message value (usually JSON).")
     headers: dict[str, str] = Field(default_factory=dict)
@@ -154,12 +197,18 @@ class LokiExpectation(_Strict):
     """A LogQL stream selector; the run id is added as a line filter."""
 
     kind: Literal["loki"] = "loki"
-    selector: str = Field(pattern=r"^\{.*\}$")
+    selector: str = Field(
+        # At least one matcher: {label="value"}, =, !=, =~ or !~ ("{}" selects nothing).
+        pattern=r'^\{\s*[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(.|\n)*\}$'
+    )
     contains: str = Field(
         default="{{ run_id }}", description="Line filter (template); the run id by default."
     )
     window_before: Duration = Field(
-        default=5.0, description="Seconds before the send the query window starts."
+        default=5.0,
+        le=MAX_DURATION_S,
+        allow_inf_nan=False,
+        description="Seconds before the send the query window starts.",
     )
 
     @field_validator("contains")
@@ -278,15 +327,17 @@ class Check(_Strict):
     @model_validator(mode="after")
     def _schedule(self) -> Check:
         if self.interval is not None and self.cron is not None:
-            raise ValueError("give interval or cron, not both")
+            raise KeyedValueError("cron", "give interval or cron, not both")
         if self.interval is not None and self.interval < 1:
-            raise ValueError("interval must be at least 1s")
+            raise KeyedValueError("interval", "interval must be at least 1s")
         names = [e.name for e in self.expect]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"expectation names must be unique: {', '.join(duplicates)}")
+            raise KeyedValueError(
+                "expect", f"expectation names must be unique: {', '.join(duplicates)}"
+            )
         if self.interval is not None and self.deadline > self.interval:
-            raise ValueError("deadline must not exceed the interval")
+            raise KeyedValueError("deadline", "deadline must not exceed the interval")
         return self
 
     @property
