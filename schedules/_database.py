@@ -8,6 +8,7 @@ is migrated once per process, not on every write.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,13 +26,26 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Seconds to fail fast after PostgreSQL could not be reached.
 RETRY_AFTER_S = 5.0
 
+#: Seconds one use of a connection (get it, migrate, the caller's statements) may
+#: take. A PostgreSQL that is frozen (SIGSTOP, a hung host) keeps its sockets open
+#: and never answers, so only a client-side deadline ends the wait; it surfaces as
+#: ``TimeoutError``, which is an ``OSError``: the run is spooled.
+OPERATION_TIMEOUT_S = 10.0
+
 #: What "PostgreSQL is not there right now" looks like to the callers.
 UNAVAILABLE = (psycopg.Error, OSError, PoolTimeout)
 
 
 class ChecksDatabase:
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int | None = None,
+        timeout_s: float = OPERATION_TIMEOUT_S,
+    ) -> None:
         self.url = url
+        self.timeout_s = timeout_s
         self._pool = (
             AsyncConnectionPool(
                 url,
@@ -71,7 +85,7 @@ class ChecksDatabase:
         if time.monotonic() < self._down_until:
             raise OSError("PostgreSQL was unavailable moments ago; not asking again yet")
         try:
-            async with self._acquire() as conn:
+            async with asyncio.timeout(self.timeout_s), self._acquire() as conn:
                 await self._migrate(conn)
                 yield conn
         except UNAVAILABLE:

@@ -358,12 +358,18 @@ class SqlProbe(Probe):
         if not url:
             raise ProbeError(f"no database connection named '{self.spec.connection}'")
         try:
-            if self._conn is None or self._conn.closed:
-                self._conn = await psycopg.AsyncConnection.connect(
-                    url, connect_timeout=5, autocommit=True
-                )
-            cur = await self._conn.execute(self.spec.query.encode(), self.values)
-            found = await cur.fetchone()
+            # Bounded on the client: a frozen PostgreSQL (SIGSTOP) keeps the socket
+            # open and never answers, which is "could not ask", not "not seen".
+            async with asyncio.timeout(HTTP_TIMEOUT_S):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        url, connect_timeout=5, autocommit=True
+                    )
+                cur = await self._conn.execute(self.spec.query.encode(), self.values)
+                found = await cur.fetchone()
+        except TimeoutError:
+            await self.close()
+            raise ProbeError(f"PostgreSQL did not answer within {HTTP_TIMEOUT_S:g} s") from None
         except psycopg.OperationalError as exc:
             raise ProbeError(f"PostgreSQL is unreachable: {exc}") from None
         except psycopg.Error as exc:

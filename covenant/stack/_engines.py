@@ -12,6 +12,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class StackContext:
 class Engine:
     name: str = ""
     packages: tuple[str, ...] = ()
+    #: What ``stop`` sends first (SIGKILL follows after the stop timeout).
+    stop_signal: int = signal.SIGTERM
 
     def prepare(self, ctx: StackContext) -> None:
         """Create data directories and configuration; called before every start."""
@@ -84,6 +87,11 @@ class PostgresEngine(Engine):
 
     name = "postgres"
     packages = ("postgresql",)
+    # Fast shutdown: sessions are ended and their transactions rolled back. SIGTERM
+    # is a smart shutdown, which waits for every client to disconnect on its own
+    # (a pool never does), so the SIGKILL after the stop timeout left the backends
+    # (each in its own process group) running and answering without a postmaster.
+    stop_signal = signal.SIGINT
     superuser = "covenant"
     database = "covenant"
 

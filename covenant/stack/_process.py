@@ -71,11 +71,12 @@ def spawn(
         )
 
 
-def stop(pid: int, expected_start: int | None, timeout: float) -> bool:
-    """SIGTERM the process group, then SIGKILL after ``timeout``; True if it was ours."""
+def stop(pid: int, expected_start: int | None, timeout: float, first: int = signal.SIGTERM) -> bool:
+    """``first`` (SIGTERM) to the process group, then SIGKILL after ``timeout``; True
+    if it was ours."""
     if not is_alive(pid, expected_start):
         return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((first, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

@@ -92,7 +92,7 @@ class StackManager:
             if last.healthy:
                 return time.monotonic() - began
             time.sleep(0.2)
-        _process.stop(pid, start, self.config.stack.stop_timeout_s)
+        _process.stop(pid, start, self.config.stack.stop_timeout_s, engine.stop_signal)
         raise EngineError(
             name,
             f"not ready within {self.config.stack.ready_timeout_s:.0f}s "
@@ -137,7 +137,12 @@ class StackManager:
                     self.report(f"{name}: already running at {shown} (pid {record.pid})")
                     continue
                 self.report(f"{name}: running but not answering ({result.error}); restarting")
-                _process.stop(record.pid, record.proc_start, self.config.stack.stop_timeout_s)
+                _process.stop(
+                    record.pid,
+                    record.proc_start,
+                    self.config.stack.stop_timeout_s,
+                    engine.stop_signal,
+                )
             port = ctx.ports[name]
             if not port_is_free(port):
                 raise EngineError(name, f"port {port} on 127.0.0.1 is taken by another process")
@@ -183,7 +188,12 @@ class StackManager:
             record = state.engines.pop(name, None)
             if record is not None and self._running(record):
                 self.report(f"{name}: stopping pid {record.pid}")
-                _process.stop(record.pid, record.proc_start, self.config.stack.stop_timeout_s)
+                _process.stop(
+                    record.pid,
+                    record.proc_start,
+                    self.config.stack.stop_timeout_s,
+                    ENGINES[name].stop_signal,
+                )
                 stopped.append(name)
             save_state(self.state_dir, state)
         if purge:
