@@ -21,7 +21,7 @@ from contracts.broker import (
     _verification,
     _webhooks,
 )
-from contracts.broker._db import BrokerDatabase
+from contracts.broker._db import BrokerDatabase, DatabaseTimeout
 from contracts.broker._openapi import document_broker_operations
 from contracts.broker._web import BrokerContext, BrokerError
 from covenant.config import BrokerConfig
@@ -33,7 +33,10 @@ ROUTERS = (_index, _publish, _pacticipants, _environments, _verification, _matri
 
 def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> BrokerContext:
     """Add the broker's routes to ``app``; the database opens on first use."""
-    context = BrokerContext(config=config, database=BrokerDatabase(database_url))
+    context = BrokerContext(
+        config=config,
+        database=BrokerDatabase(database_url, timeout_s=config.database_timeout_s),
+    )
     app.state.broker = context
     for module in ROUTERS:
         app.include_router(module.router, tags=["broker"])
@@ -51,6 +54,17 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
     async def database_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         # PostgreSQL went away mid-request (restart, failover): nothing was
         # committed; the client may retry once it is back.
+        if isinstance(exc, DatabaseTimeout):
+            # Frozen mid-request: a write is whole or absent, but if the deadline
+            # fell on the COMMIT itself it may have landed; republishing the same
+            # content is a no-op, so a retry is always safe.
+            return BrokerError(
+                503,
+                "Service Unavailable",
+                f"the broker database did not answer within {config.database_timeout_s:g} s;"
+                " a write is stored whole or not at all, retrying it is safe",
+                headers={"Retry-After": "5"},
+            ).response(request)
         return BrokerError(
             503,
             "Service Unavailable",
