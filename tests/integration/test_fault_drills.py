@@ -41,6 +41,7 @@ import pytest
 from covenant.stack._ports import free_port
 from covenant.stack.state import load_state
 from schedules import Check, CheckRun, ExpectationResult, RunStore, engines_for, run_check
+from schedules._database import ChecksDatabase
 from tests.conftest import wait_until
 from tests.integration.broker._webhook_receiver import pact
 from tests.integration.broker.conftest import fresh_database
@@ -310,6 +311,53 @@ def test_a_run_in_flight_during_an_outage_ends_error_and_is_stored_once(
     assert spooled_lines(spool, run_id) == 0 and not spool.exists()
     assert asyncio.run(store.save(run)) is True  # a second write is a no-op
     assert stored_counts(stack, run_id) == (1, len(run.expectations))
+
+
+def test_the_scheduler_s_run_store_spools_on_a_frozen_postgres(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The pooled store ``covenant serve``'s scheduler writes runs with: a frozen
+    PostgreSQL (the pool's connection check never answers) spools the run within
+    the store's deadline instead of holding the scheduler until it thaws."""
+    url = stack.url("postgres")
+    spool = tmp_path / "spool.ndjson"
+
+    def a_run() -> CheckRun:
+        now = datetime.now(UTC)
+        return CheckRun(
+            check="drill-store",
+            run_id="drill-store-" + uuid.uuid4().hex,
+            trace_id=uuid.uuid4().hex,
+            started_at=now,
+            finished_at=now,
+            result="pass",
+            expectations=[ExpectationResult("answered", "sql", "seen", 0.01)],
+        )
+
+    first, second = a_run(), a_run()
+
+    async def scenario() -> float:
+        database = ChecksDatabase(url, pool_size=2, timeout_s=3)
+        store = RunStore(url, spool, database)
+        await database.open()
+        try:
+            assert await store.save(first) is True  # the pool is warm, the schema there
+            with frozen(stack, "postgres"):
+                began = time.monotonic()
+                saved = await asyncio.wait_for(store.save(second), timeout=RUN_BOUND_S)
+                took = time.monotonic() - began
+                assert saved is False and spooled_lines(spool, second.run_id) == 1
+            database.retry_now()
+            written = await asyncio.wait_for(store.flush(), timeout=RUN_BOUND_S)
+            assert written == 1 and not spool.exists()
+            return took
+        finally:
+            await database.close()
+
+    took = asyncio.run(scenario())
+    assert took < RUN_BOUND_S, took
+    assert stored_counts(stack, first.run_id) == (1, 1)
+    assert stored_counts(stack, second.run_id) == (1, 1)
 
 
 # --- drills 2 and 3: publishes against ``covenant serve`` ---------------------------
