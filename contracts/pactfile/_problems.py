@@ -12,8 +12,9 @@ __all__ = ["MalformedPact", "PactProblem"]
 @dataclass(frozen=True)
 class PactProblem:
     """One problem: an RFC 6901 JSON pointer into the pact ("" is the whole
-    document, ``None`` the text itself), what is wrong, and, when the pact came from a file, the file and
-    the 1-based line and column where the value at the pointer starts."""
+    document, ``None`` the text itself), what is wrong, and, when the pact came
+    from a file, the file and the 1-based line and column where the value at the
+    pointer starts."""
 
     #: ``None`` when the problem is the text or the file itself (not JSON, too big).
     pointer: str | None

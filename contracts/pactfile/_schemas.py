@@ -34,6 +34,8 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRA
 _METHOD: Schema = {
     "type": "string",
     "pattern": "(?i)^(" + "|".join(HTTP_METHODS) + ")$",
+    # Python's ``$`` also matches before a final newline: refuse any whitespace.
+    "not": {"pattern": r"\s"},
     "description": "must be an HTTP method: " + ", ".join(HTTP_METHODS) + " (any case)",
 }
 _PATH: Schema = {
@@ -47,7 +49,9 @@ _NAME: Schema = {
     "type": "string",
     "minLength": 1,
     "maxLength": 256,
-    "pattern": r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+    # Unanchored searches: ``$`` would let a final newline through.
+    "pattern": r"\S",
+    "not": {"pattern": r"[\x00-\x1f\x7f]"},
     "description": "must be a name: not blank, no control characters",
 }
 _PARTY: Schema = {"type": "object", "required": ["name"], "properties": {"name": _NAME}}

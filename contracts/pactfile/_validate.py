@@ -138,6 +138,14 @@ def _message(error: ValidationError) -> tuple[str, str]:
         case "propertyNames":
             return pointer, f"has a key that does not match {_shown(expected.get('pattern', ''))}"
         case "anyOf" | "oneOf":
+            missing = [e.validator_value for e in error.context or () if e.validator == "required"]
+            if error.context and len(missing) == len(error.context):
+                names = [str(group[0]) for group in missing if isinstance(group, list) and group]
+                if names:
+                    return (
+                        f"{pointer}/{_escape(names[0])}",
+                        "is required (or " + " or ".join(f"'{n}'" for n in names[1:]) + ")",
+                    )
             if error.context:
                 deeper = best_match(error.context)
                 if deeper is not None and list(deeper.absolute_path) != list(error.absolute_path):
@@ -258,7 +266,7 @@ def check_pact(document: Any, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[Pa
         return [PactProblem("", f"must be a JSON object (a pact), not {_kind(document)}")]
     version, declared = spec_version(document)
     problems: list[PactProblem] = [declared] if declared else []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str | None, str]] = set()
     for problem in [*_schema_problems(document, version), *_semantic_problems(document, version)]:
         key = (problem.pointer, problem.message)
         if key not in seen:

@@ -13,8 +13,8 @@ from covenant.config import CovenantConfig, load_config
 
 __all__ = ["Context", "err", "out", "state"]
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 @dataclass

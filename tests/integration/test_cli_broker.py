@@ -154,8 +154,8 @@ def test_publish_malformed_json_names_file_and_line(broker: Broker, tmp_path: Pa
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"provider": {"name": "p"}, "interactions": []}', "'consumer.name' is missing"),
-        ("[1, 2]", "not a JSON object"),
+        ('{"provider": {"name": "p"}, "interactions": []}', "odd.json:1:1: /consumer: is required"),
+        ("[1, 2]", "odd.json:1:1: /: must be a JSON object (a pact), not a list"),
     ],
     ids=["no-consumer", "not-an-object"],
 )

@@ -420,10 +420,10 @@ def _bad_bodies(consumer: str, provider: str) -> list[tuple[str, Any, str, int]]
         ("not UTF-8", one(b64(b"\xff\xfe")), "contracts[0].content", 422),
         ("NaN", one(b64(b'{"consumer": NaN}')), "contracts[0].content", 422),
         ("not an object", one(b64(b"[1, 2]")), "contracts[0].content", 422),
-        ("no consumer", one(no_consumer), "contracts[0].content.consumer.name", 422),
-        ("name mismatch", one(wrong_name), "contracts[0].content.consumer.name", 422),
-        ("interactions not a list", one(not_list), "contracts[0].content.interactions", 422),
-        ("no interactions", one(no_interactions), "contracts[0].content.interactions", 422),
+        ("no consumer", one(no_consumer), "contracts[0].content#/consumer", 422),
+        ("name mismatch", one(wrong_name), "contracts[0].content#/consumer/name", 422),
+        ("interactions not a list", one(not_list), "contracts[0].content#/interactions", 422),
+        ("no interactions", one(no_interactions), "contracts[0].content#/interactions", 422),
         ("bad onConflict", one(good, onConflict="sometimes"), "contracts[0].onConflict", 400),
         (
             "bad specification",
@@ -488,7 +488,7 @@ def test_invalid_publications_are_problems_naming_the_field_and_store_nothing(
     url = f"/pacts/provider/{provider}/consumer/{consumer}/version/1"
     put_mismatch = rw.put(url, json=make_pact("someone-else", provider))
     assert put_mismatch.status_code == 422
-    assert "consumer.name" in put_mismatch.json()["errors"]
+    assert "body#/consumer/name" in put_mismatch.json()["errors"]
     put_not_pact = rw.put(url, json={"hello": "world"})
     assert put_not_pact.status_code == 400
     assert {"consumer", "provider"} <= set(put_not_pact.json()["errors"])
