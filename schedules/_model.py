@@ -111,14 +111,13 @@ class _Strict(BaseModel):
     @classmethod
     def _no_flag_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         # pydantic reads true as 1; "window_before: true" is a mistake, not 1 s.
-        if isinstance(value, bool) and info.field_name is not None:
-            if cls.model_fields[info.field_name].annotation in (
-                int,
-                float,
-                int | None,
-                float | None,
-            ):
-                raise ValueError("must be a number, not true or false")
+        numbers = (int, float, int | None, float | None)
+        if (
+            isinstance(value, bool)
+            and info.field_name is not None
+            and cls.model_fields[info.field_name].annotation in numbers
+        ):
+            raise ValueError("must be a number, not true or false")
         return value
 
 

@@ -244,10 +244,11 @@ def cases() -> list[dict[str, Any]]:
     text = _dump([BASE_KAFKA, second])
     first, last = _span(text, (1,))
     add("list/duplicate-name", text, "error-with-location", first, "name", last)
-    for index, bad in enumerate([5, "check", [], None]):
+    not_checks: list[Any] = [5, "check", [], None]
+    for index, bad in enumerate(not_checks):
         text = _dump([BASE_KAFKA, bad])
         first, last = _span(text, (1,))
-    add(f"list/not-a-mapping/{index}", text, "error-with-location", first, "[1]", last)
+        add(f"list/not-a-mapping/{index}", text, "error-with-location", first, "[1]", last)
     broken = copy.deepcopy(BASE_SQL)
     broken["traffic"]["sql"]["statements"] = []
     text = _dump([BASE_KAFKA, broken])
@@ -282,8 +283,8 @@ def cases() -> list[dict[str, Any]]:
         old, new = edit
         assert old in text, old
         changed = text.replace(old, new, 1)
-        first, last = line if isinstance(line, tuple) else (line, line)
-        add(f"syntax/{name}", changed, "error-with-line", first, None, last)
+        low, high = line if isinstance(line, tuple) else (line, line)
+        add(f"syntax/{name}", changed, "error-with-line", low, None, high)
     assert base_lines  # the base dump is not empty
     add("alias/cycle", "name: &a [*a]\n", "error-with-line", 1, None)
     laughs = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
