@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
+import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from event_worker.logs import log
@@ -31,9 +37,17 @@ from event_worker.messages import (
     build_event_processed,
     parse_event_scraped,
 )
+from event_worker.recovery import KAFKA_STATES, Backoff, Dependency, beyond_end, health_body, stuck
 from event_worker.store import EventStore
 
-__all__ = ["Settings", "Worker", "WorkerMetrics", "trace_id_of"]
+__all__ = [
+    "AioKafkaClients",
+    "KafkaClients",
+    "Settings",
+    "Worker",
+    "WorkerMetrics",
+    "trace_id_of",
+]
 
 FAULTS = ("renamed-field",)
 
@@ -95,6 +109,22 @@ class WorkerMetrics:
             "1 while the Kafka consumer is connected and assigned",
             registry=registry,
         )
+        self.kafka_state = Gauge(
+            "event_worker_kafka_state",
+            "1 for the Kafka consumer's current state (connecting, joining, consuming, retrying)",
+            ["state"],
+            registry=registry,
+        )
+        self.kafka_reconnects = Counter(
+            "event_worker_kafka_reconnects_total",
+            "Kafka sessions that failed and were rebuilt (a new consumer and producer)",
+            registry=registry,
+        )
+        self.database_up = Gauge(
+            "event_worker_database_up",
+            "1 while the last use of PostgreSQL (a write or the health ping) succeeded",
+            registry=registry,
+        )
         for outcome in ("stored", "invalid", "error"):
             self.messages.labels(EVENT_SCRAPED_TOPIC, outcome)
 
@@ -108,32 +138,155 @@ def trace_id_of(traceparent: str | None) -> str:
     return secrets.token_hex(16)
 
 
+class KafkaConsumerLike(Protocol):
+    """What the worker uses of ``AIOKafkaConsumer`` (a fake stands in for it in unit tests)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def getmany(self, *partitions: Any, timeout_ms: int = 0) -> dict[Any, list[Any]]: ...
+    def assignment(self) -> set[Any]: ...
+    async def topics(self) -> set[str]: ...
+    async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]: ...
+    async def position(self, partition: Any) -> int: ...
+    async def seek_to_beginning(self, *partitions: Any) -> Any: ...
+    async def commit(self) -> None: ...
+
+
+class KafkaProducerLike(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send_and_wait(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> Any: ...
+
+
+class KafkaClients(Protocol):
+    """Makes the Kafka clients of one session; each session gets new ones."""
+
+    async def ensure_topics(self) -> None: ...
+    def consumer(self) -> KafkaConsumerLike: ...
+    def producer(self) -> KafkaProducerLike: ...
+
+
+class AioKafkaClients:
+    def __init__(self, brokers: str, group_id: str) -> None:
+        self.brokers = brokers
+        self.group_id = group_id
+
+    async def ensure_topics(self) -> None:
+        """Create the worker's topics when the broker does not have them (again).
+
+        The worker consumes ``event.scraped`` and produces ``event.processed``; a
+        memory-backed broker loses both when it restarts, and a consumer
+        subscribed to a missing topic is never assigned a partition."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.brokers)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            for topic in (EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC):
+                if topic not in existing:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        await admin.create_topics([NewTopic(topic, 1, 1)])
+                    log("info", "topic created", topic=topic)
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    def consumer(self) -> KafkaConsumerLike:
+        consumer: KafkaConsumerLike = AIOKafkaConsumer(
+            EVENT_SCRAPED_TOPIC,
+            bootstrap_servers=self.brokers,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            # Commits are explicit and bounded (Worker._commit). With auto-commit,
+            # aiokafka's stop() makes a last commit that retries for as long as the
+            # group coordinator is unknown: after a broker restart it never returned,
+            # and the worker never reconnected.
+            enable_auto_commit=False,
+        )
+        return consumer
+
+    def producer(self) -> KafkaProducerLike:
+        producer: KafkaProducerLike = AIOKafkaProducer(bootstrap_servers=self.brokers)
+        return producer
+
+
 class Worker:
-    def __init__(self, settings: Settings, store: EventStore, metrics: WorkerMetrics) -> None:
+    """Consumes ``event.scraped`` in sessions: connect, join the group, consume.
+
+    A session ends on any failure (broker gone, topics lost, no assignment within
+    ``JOIN_TIMEOUT_S``, a consumer that stopped moving, a commit that cannot be
+    made); its clients are closed, each close bounded by ``CLOSE_TIMEOUT_S``, and
+    after a bounded, jittered backoff a new session starts with new clients.
+    ``kafka`` and ``database`` hold the state ``/health`` reports."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: EventStore,
+        metrics: WorkerMetrics,
+        *,
+        clients: KafkaClients | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
-        self._producer: AIOKafkaProducer | None = None
-        self.kafka_connected = False
+        self.clients: KafkaClients = clients or AioKafkaClients(
+            settings.kafka_brokers, settings.group_id
+        )
+        self._producer: KafkaProducerLike | None = None
+        self.kafka = Dependency("kafka", "connecting", frozenset({"consuming"}), clock)
+        self.database = Dependency("database", "connected", frozenset({"connected"}), clock)
+        self.backoff = Backoff(INITIAL_BACKOFF_S, MAX_BACKOFF_S)
+        if rng is not None:
+            self.backoff.rng = rng
+        self._set_kafka("connecting")
+        metrics.database_up.set(1)
 
-    async def _ensure_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_brokers)
-        await admin.start()
+    @property
+    def kafka_connected(self) -> bool:
+        """True while partitions are assigned and messages are read."""
+        return self.kafka.healthy
+
+    def health(self) -> dict[str, Any]:
+        return health_body("event-worker", [self.database, self.kafka])
+
+    def _set_kafka(self, state: str, error: str | None = None) -> None:
+        self.kafka.set(state, error)
+        self.metrics.consumer_up.set(1 if self.kafka.healthy else 0)
+        for name in KAFKA_STATES:
+            self.metrics.kafka_state.labels(name).set(1 if name == state else 0)
+
+    def _database(self, error: str | None) -> None:
+        if self.database.set("connected" if error is None else "unreachable", error):
+            if error is None:
+                log("info", "database reachable again")
+            else:
+                log("warn", "database unreachable", error=error)
+        self.metrics.database_up.set(1 if self.database.healthy else 0)
+
+    async def ping_database(self) -> None:
+        """Ask PostgreSQL, bounded; the answer updates ``database``."""
         try:
-            for topic in (EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC):
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics([NewTopic(topic, 1, 1)])
-        finally:
-            await admin.close()
+            async with asyncio.timeout(DATABASE_PING_TIMEOUT_S):
+                await self.store.ping()
+        except Exception as exc:
+            self._database(_describe(exc))
+        else:
+            self._database(None)
 
     async def _store_with_retry(self, event: ScrapedEvent, trace_id: str) -> None:
         delay = 0.2
         for attempt in range(1, 4):
             try:
                 await self.store.store(event, trace_id)
+                self._database(None)
                 return
             except Exception as exc:
                 self.metrics.db_write_errors.inc()
+                self._database(_describe(exc))
                 log(
                     "error",
                     "database write failed",
@@ -175,20 +328,21 @@ class Worker:
         )
         if self._producer is not None:
             try:
-                await self._producer.send_and_wait(
-                    processed.topic,
-                    value=_json_bytes(processed.value),
-                    key=processed.key.encode(),
-                    headers=processed.encoded_headers(),
-                )
-            except KafkaError as exc:
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self._producer.send_and_wait(
+                        processed.topic,
+                        value=_json_bytes(processed.value),
+                        key=processed.key.encode(),
+                        headers=processed.encoded_headers(),
+                    )
+            except (KafkaError, TimeoutError) as exc:
                 log(
                     "warn",
                     "event.processed not sent",
                     event_id=str(event.event_id),
                     trace_id=trace_id,
                     run_id=event.run_id,
-                    error=str(exc),
+                    error=_describe(exc),
                 )
         self.metrics.messages.labels(record.topic, "stored").inc()
         self.metrics.last_stored.set(time.time())
@@ -203,84 +357,186 @@ class Worker:
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Consume until ``stopping`` is set; reconnect with a bounded backoff."""
-        backoff = 0.5
+        """Consume until ``stopping`` is set; after a failed session, start a new one."""
         while not stopping.is_set():
-            consumer = AIOKafkaConsumer(
-                EVENT_SCRAPED_TOPIC,
-                bootstrap_servers=self.settings.kafka_brokers,
-                group_id=self.settings.group_id,
-                auto_offset_reset="earliest",
-                enable_auto_commit=True,
-            )
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_brokers)
             try:
-                # Bounded: a broker that dies while we connect must not hang this loop.
-                async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                    await self._ensure_topics()
-                    await consumer.start()
-                    await producer.start()
-                self._producer = producer
-                self.kafka_connected = True
-                self.metrics.consumer_up.set(1)
-                log("info", "consuming", topic=EVENT_SCRAPED_TOPIC, group=self.settings.group_id)
-                backoff = 0.5
-                await _until_stopped(stopping, functools.partial(self._consume, consumer))
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log("warn", "kafka unavailable; retrying", error=str(exc), retry_in_s=backoff)
-            finally:
-                self.kafka_connected = False
-                self._producer = None
-                self.metrics.consumer_up.set(0)
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-            if not stopping.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await _until_stopped(stopping, self._session)
+            except asyncio.CancelledError:
+                if _cancelled():
+                    raise
+                error = "the Kafka session was cancelled from inside the client"
+            except Exception as exc:
+                error = _describe(exc)
+            else:
+                break  # stopping was set
+            if stopping.is_set():
+                break
+            delay = self.backoff.next()
+            self.metrics.kafka_reconnects.inc()
+            log(
+                "warn",
+                "kafka unavailable; retrying",
+                error=error,
+                failures=self.kafka.failures,
+                retry_in_s=round(delay, 3),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+    async def _session(self) -> None:
+        """One connection to Kafka with new clients; returns only by raising."""
+        self._set_kafka("connecting")
+        consumer = self.clients.consumer()
+        producer = self.clients.producer()
+        try:
+            # Every step is bounded: a broker that dies (or is too slow) while we
+            # connect must not hang the worker.
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await self.clients.ensure_topics()
+                await producer.start()
+            self._producer = producer
+            self._set_kafka("joining")
+            log("info", "connected; joining the consumer group", group=self.settings.group_id)
+            # aiokafka's start() returns once the group assigned this member its partitions.
+            async with asyncio.timeout(JOIN_TIMEOUT_S):
+                await consumer.start()
+            await self._consume(consumer)
+        except Exception as exc:
+            self._set_kafka("retrying", _describe(exc))
+            raise
+        finally:
+            self._producer = None
+            try:
+                await _close_bounded(consumer.stop, "consumer")
+            finally:
+                await _close_bounded(producer.stop, "producer")
+
+    async def _consume(self, consumer: KafkaConsumerLike) -> None:
         """Handle records; every few seconds make sure the broker still has our data.
 
-        A broker that restarted without its data (a memory-backed one, or a
-        restored cluster) starts the topic again at offset 0 while this consumer
-        waits at its old position: it would silently skip every new message. So
-        a position beyond the end offset, or a topic gone missing, raises and
-        ``run`` reconnects with a fresh consumer."""
+        Raises (so that ``run`` starts a new session) when no partition is assigned
+        within ``JOIN_TIMEOUT_S``, when the broker lost a topic, or when the
+        consumer stopped moving; a position beyond the end offset is reset."""
+        unassigned_since: float | None = time.monotonic()
         checked = time.monotonic()
+        progress: dict[Any, tuple[int, float]] = {}
         while True:
-            batches = await consumer.getmany(timeout_ms=500)
+            async with asyncio.timeout(POLL_TIMEOUT_S):
+                batches = await consumer.getmany(timeout_ms=POLL_MS)
+            handled = 0
             for records in batches.values():
                 for record in records:
                     await self.handle(record)
-            if time.monotonic() - checked >= LIVENESS_CHECK_S:
-                checked = time.monotonic()
-                await self._check_broker_kept_our_data(consumer)
-
-    async def _check_broker_kept_our_data(self, consumer: AIOKafkaConsumer) -> None:
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return
-        async with asyncio.timeout(LIVENESS_CHECK_S * 2):
-            ends = await consumer.end_offsets(assigned)
-            for partition in assigned:
-                position = await consumer.position(partition)
-                if position > ends[partition]:
-                    raise KafkaError(
-                        f"{partition.topic}[{partition.partition}] ends at {ends[partition]}"
-                        f" but this consumer is at {position}: the broker lost its data"
+                    handled += 1
+            if handled:
+                await self._commit(consumer)
+            now = time.monotonic()
+            if consumer.assignment():
+                unassigned_since = None
+                if not self.kafka.healthy:
+                    self._set_kafka("consuming")
+                    self.backoff.reset()
+                    log(
+                        "info", "consuming", topic=EVENT_SCRAPED_TOPIC, group=self.settings.group_id
                     )
+            else:
+                if unassigned_since is None:
+                    unassigned_since = now
+                if self.kafka.healthy:
+                    self._set_kafka("joining")
+                    log("warn", "partitions revoked; rejoining the consumer group")
+                if now - unassigned_since >= JOIN_TIMEOUT_S:
+                    raise KafkaError(
+                        f"no partition assigned within {JOIN_TIMEOUT_S:g} s: the group"
+                        " coordinator is gone or the group does not settle"
+                    )
+            if now - checked >= LIVENESS_CHECK_S:
+                progress = await self._check_broker(consumer, progress)
+                checked = time.monotonic()
+
+    async def _commit(self, consumer: KafkaConsumerLike) -> None:
+        try:
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                await consumer.commit()
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced under us: whoever gets the partition reads the
+            # uncommitted messages again (storing is idempotent).
+            log("warn", "offsets not committed", error=_describe(exc))
+
+    async def _check_broker(
+        self, consumer: KafkaConsumerLike, progress: dict[Any, tuple[int, float]]
+    ) -> dict[Any, tuple[int, float]]:
+        async with asyncio.timeout(LIVENESS_TIMEOUT_S):
+            topics = set(await consumer.topics())
+            missing = sorted({EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC} - topics)
+            if missing:
+                raise KafkaError(f"the broker lost topic {', '.join(missing)}")
+            assigned = list(consumer.assignment())
+            if not assigned:
+                return {}
+            ends = await consumer.end_offsets(assigned)
+            positions = {tp: await consumer.position(tp) for tp in assigned}
+        lost = beyond_end(positions, ends)
+        if lost:
+            log(
+                "warn",
+                "position beyond the end offset: the broker lost its data; reading again"
+                " from the beginning",
+                partitions=[_partition(tp) for tp in lost],
+                positions=[positions[tp] for tp in lost],
+                ends=[ends[tp] for tp in lost],
+            )
+            async with asyncio.timeout(LIVENESS_TIMEOUT_S):
+                await consumer.seek_to_beginning(*lost)
+            return {}
+        progress, late = stuck(progress, positions, ends, time.monotonic(), STUCK_AFTER_S)
+        if late:
+            raise KafkaError(
+                f"{', '.join(_partition(tp) for tp in late)} has messages waiting but the"
+                f" consumer has not moved for {STUCK_AFTER_S:g} s"
+            )
+        return progress
 
 
 #: Seconds between checks that the broker still holds the consumed topic.
 LIVENESS_CHECK_S = 2.0
-#: Longest time to connect (topics, consumer, producer) before trying again.
-CONNECT_TIMEOUT_S = 20.0
-#: Longest wait between reconnection attempts: a pipeline should resume within
-#: seconds of its broker coming back.
+#: Longest time for that check (metadata, end offsets, positions).
+LIVENESS_TIMEOUT_S = 5.0
+#: Longest time to connect (topics, producer) before trying again.
+CONNECT_TIMEOUT_S = 15.0
+#: Longest time without an assigned partition before a new consumer is made: longer
+#: than the group's session timeout (10 s), during which a rejoin may wait for a
+#: member that vanished to be evicted.
+JOIN_TIMEOUT_S = 30.0
+#: A consumer with messages waiting that has not moved for this long is replaced.
+STUCK_AFTER_S = 20.0
+#: Longest time for one poll, one commit, one event.processed send, one close.
+POLL_MS = 500
+POLL_TIMEOUT_S = 10.0
+COMMIT_TIMEOUT_S = 5.0
+SEND_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 5.0
+DATABASE_PING_TIMEOUT_S = 3.0
+#: First and longest wait between reconnection attempts (jittered): a pipeline
+#: should resume within seconds of its broker coming back.
+INITIAL_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 2.0
+
+
+async def _close_bounded(stop: Callable[[], Awaitable[None]], what: str) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await stop()
+    except TimeoutError:
+        log("warn", f"kafka {what} did not close within {CLOSE_TIMEOUT_S:g} s; abandoned")
+    except asyncio.CancelledError:
+        if _cancelled():
+            raise
+        # Not ours: aiokafka's fetcher cancels its pending fetch requests on close and
+        # lets their CancelledError out, which would otherwise end the worker.
+        log("warn", f"kafka {what} closed with its pending requests cancelled")
+    except Exception as exc:
+        log("warn", f"kafka {what} did not close cleanly", error=_describe(exc))
 
 
 async def _until_stopped(stopping: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:
@@ -294,6 +550,23 @@ async def _until_stopped(stopping: asyncio.Event, work: Callable[[], Awaitable[N
                 await pending
     if task in done:
         task.result()  # re-raise a consumer failure so run() reconnects
+
+
+def _cancelled() -> bool:
+    """Whether the running task itself is being cancelled (not a client's stray CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and not text:
+        return "timed out"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _partition(tp: Any) -> str:
+    return f"{getattr(tp, 'topic', tp)}[{getattr(tp, 'partition', '?')}]"
 
 
 def _json_bytes(value: dict[str, object]) -> bytes:
