@@ -366,7 +366,7 @@ def test_the_scheduler_s_run_store_spools_on_a_frozen_postgres(
 class Serve:
     """``covenant serve`` as a subprocess, with the broker on its own database."""
 
-    def __init__(self, stack: RunningStack, database_url: str, log: Path) -> None:
+    def __init__(self, stack: RunningStack, database_url: str, log: Path, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -377,6 +377,7 @@ class Serve:
             "COVENANT_BROKER__READ_WRITE_TOKENS": f"[{TOKEN}]",
             "COVENANT_BROKER__DATABASE_TIMEOUT_S": str(DB_TIMEOUT_S),
             "COVENANT_CHECKS__SCHEDULE": "false",
+            **extra_env,
         }
         with log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -407,12 +408,93 @@ class Serve:
 
 
 @contextmanager
-def serving(stack: RunningStack, database_url: str, log: Path) -> Iterator[Serve]:
-    serve = Serve(stack, database_url, log)
+def serving(stack: RunningStack, database_url: str, log: Path, **extra_env: str) -> Iterator[Serve]:
+    serve = Serve(stack, database_url, log, **extra_env)
     try:
         yield serve
     finally:
         serve.stop()
+
+
+def scheduler_metrics(url: str, check: str) -> dict[str, float]:
+    """``covenant_check_runs_total`` of ``check`` by result, and the spooled gauge."""
+    found: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+        if line.startswith("covenant_check_runs_total{") and f'check="{check}"' in line:
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            found[result] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("covenant_check_results_spooled "):
+            found["spooled"] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def rows_by_result(url: str, check: str) -> dict[str, int]:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT result, count(*), count(DISTINCT run_id) FROM checks.runs"
+            " WHERE check_name = %s GROUP BY result",
+            (check,),
+        ).fetchall()
+    assert all(total == distinct for _, total, distinct in rows)
+    return {result: int(total) for result, total, _ in rows}
+
+
+def test_scheduled_runs_through_a_postgres_restart_are_each_stored_once(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """``covenant serve``'s scheduler runs a check every 2 s while PostgreSQL (its
+    claims, its runs table and the check's traffic) stops and starts: the runs of
+    the outage end ``error`` and are spooled, and once it is back the table holds
+    exactly the runs the scheduler counted, by result; the next run passes."""
+    name = f"drill-sched-{uuid.uuid4().hex[:8]}"
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    check_file = checks / f"{name}.yaml"
+    spec: dict[str, Any] = {
+        "name": name,
+        "interval": "2s",
+        "jitter": "0s",
+        "deadline": "2s",
+        "traffic": {"sql": {"statements": ["SELECT %(run_id)s"]}},
+        "expect": [{"name": "answered", "sql": {"query": "SELECT 1"}}],
+    }
+    check_file.write_text(json.dumps(spec))  # JSON is YAML
+    url = stack.url("postgres")
+    env = {
+        "COVENANT_CHECKS__SCHEDULE": "true",
+        "COVENANT_CHECKS__DIR": str(checks),
+        "COVENANT_CHECKS__RELOAD_INTERVAL_S": "1",
+        "COVENANT_CHECKS__INSTANCE": name,
+    }
+    with serving(stack, url, tmp_path / "serve.log", **env) as serve:
+        wait_until(
+            lambda: scheduler_metrics(serve.url, name).get("pass", 0) >= 1,
+            timeout=30,
+            what="a first scheduled run to pass",
+        )
+        with stopped(stack, "postgres"):
+            wait_until(
+                lambda: scheduler_metrics(serve.url, name).get("error", 0) >= 2,
+                timeout=60,
+                what="runs during the outage to end in error",
+            )
+        back = scheduler_metrics(serve.url, name).get("pass", 0)
+        wait_until(
+            lambda: scheduler_metrics(serve.url, name).get("pass", 0) > back,
+            timeout=60,
+            what="the next scheduled run to pass",
+        )
+        check_file.write_text(json.dumps({**spec, "enabled": False}))
+
+        def settled() -> bool:
+            counted = scheduler_metrics(serve.url, name)
+            stored = rows_by_result(url, name)
+            expected = {r: int(n) for r, n in counted.items() if r != "spooled" and n}
+            return counted.get("spooled") == 0 and stored == expected
+
+        wait_until(settled, timeout=60, interval=1, what="the stored runs to match the counted")
+        counted = scheduler_metrics(serve.url, name)
+        assert counted.get("fail", 0) == 0, counted
 
 
 PROVIDERS = ("drill-p1", "drill-p2")
