@@ -6,6 +6,8 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,61 @@ def run(stack: RunningStack, check: Check) -> CheckRun:
 def worker_consuming(stack: RunningStack) -> bool:
     metrics = httpx.get(stack.url("event_worker") + "/metrics", timeout=5).text
     return "event_worker_consumer_up 1.0" in metrics
+
+
+def worker_health(stack: RunningStack) -> dict[str, Any]:
+    """The event-worker's /health: 200 in every state, the state in the body."""
+    response = httpx.get(stack.url("event_worker") + "/health", timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def worker_degraded_on_kafka(stack: RunningStack) -> dict[str, Any] | None:
+    body = worker_health(stack)
+    if body["status"] == "degraded" and "kafka" in body["degraded"]:
+        return body
+    return None
+
+
+def worker_ok(stack: RunningStack) -> dict[str, Any] | None:
+    body = worker_health(stack)
+    return body if body["status"] == "ok" else None
+
+
+def restart_kafka(stack: RunningStack) -> None:
+    """Stop Kafka (memory-backed: its topics and groups are lost) and start it again."""
+    stack.manager.down(names=["kafka"])
+    try:
+        degraded = wait_until(
+            lambda: worker_degraded_on_kafka(stack), timeout=30, what="/health to say degraded"
+        )
+        assert degraded["since"] is not None
+        assert degraded["dependencies"]["kafka"]["state"] != "consuming"
+    finally:
+        stack.manager.up()
+
+
+def the_pipeline_consumes_again(stack: RunningStack) -> None:
+    """The worker recovers by itself: /health ok, consumer up, and a check run passes."""
+    wait_until(lambda: worker_ok(stack), timeout=60, what="/health to say ok again")
+    assert worker_consuming(stack)
+    again = run(stack, example("pipeline-kafka", deadline=30.0, expect=["stored"]))
+    assert again.result == "pass", again.to_dict()
+
+
+@contextmanager
+def busy_cpu(processes: int = 2, seconds: float = 180.0) -> Iterator[None]:
+    """``processes`` spinning Pythons beside the stack, each ending by itself after ``seconds``."""
+    spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait(timeout=10)
 
 
 def outcomes(result: CheckRun) -> dict[str, str]:
@@ -101,13 +158,28 @@ def test_a_stopped_kafka_is_an_error_not_a_failure(stack: RunningStack) -> None:
         assert down.result == "error", down.to_dict()
         assert down.error is not None and "Kafka" in down.error
         assert outcomes(down) == {"stored": "error"}
+        # The worker reports the outage as a state, not as a server error.
+        degraded = wait_until(
+            lambda: worker_degraded_on_kafka(stack), timeout=30, what="/health to say degraded"
+        )
+        assert degraded["checks"]["database"] == "ok"
+        assert not worker_consuming(stack)
     finally:
         stack.manager.up()
-    # The next run once the pipeline is consuming again (the worker reconnects and
-    # joins its consumer group; a scheduled check would run a minute later anyway).
-    wait_until(lambda: worker_consuming(stack), timeout=60, what="the worker to consume")
-    again = run(stack, example("pipeline-kafka", deadline=30.0, expect=["stored"]))
-    assert again.result == "pass", again.to_dict()
+    the_pipeline_consumes_again(stack)
+
+
+def test_kafka_restarted_twice_in_a_row(stack: RunningStack) -> None:
+    # The second restart comes while the worker is still recovering from the first.
+    restart_kafka(stack)
+    restart_kafka(stack)
+    the_pipeline_consumes_again(stack)
+
+
+def test_kafka_restarted_on_a_busy_machine(stack: RunningStack) -> None:
+    with busy_cpu():
+        restart_kafka(stack)
+        the_pipeline_consumes_again(stack)
 
 
 def test_an_unreachable_engine_is_an_error(stack: RunningStack) -> None:
