@@ -365,6 +365,7 @@ class Worker:
                 if _cancelled():
                     raise
                 error = "the Kafka session was cancelled from inside the client"
+                self._set_kafka("retrying", error)
             except Exception as exc:
                 error = _describe(exc)
             else:
