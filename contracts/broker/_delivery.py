@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_NAMES",
     "REDACTED",
+    "URL_PARAMETERS",
     "DeliveryWorker",
     "EventData",
     "PreparedRequest",
@@ -53,6 +54,7 @@ __all__ = [
     "redact_url",
     "render_request",
     "render_template",
+    "template_names",
 ]
 
 log = logging.getLogger("contracts.broker.webhooks")
@@ -68,6 +70,8 @@ EVENT_NAMES = (
 REDACTED = "**********"
 _SECRET_WORDS = ("authorization", "token", "secret", "password", "api-key", "apikey", "cookie")
 _TEMPLATE = re.compile(r"\$\{pactbroker\.([A-Za-z]+)\}")
+#: Template parameters whose value is a URL, so they may stand for a whole webhook URL.
+URL_PARAMETERS = ("pactUrl", "verificationResultUrl")
 #: How much of a receiver's response body the delivery log keeps.
 BODY_EXCERPT_BYTES = 2000
 #: Longest wait between two attempts.
@@ -179,6 +183,11 @@ class EventData:
             "githubVerificationStatus": github,
             "bitbucketVerificationStatus": bitbucket,
         }
+
+
+def template_names() -> tuple[str, ...]:
+    """Every ``${pactbroker.<name>}`` a template may use."""
+    return tuple(EventData(event_name="").values())
 
 
 def render_template(text: str, values: Mapping[str, str], escape: Callable[[str], str]) -> str:

@@ -28,7 +28,7 @@ from contracts.broker._matrix_query import (
     Selector,
     run_matrix,
 )
-from contracts.broker._web import BrokerError, Reader, hal, link
+from contracts.broker._web import BrokerError, Reader, hal, link, whole_number
 
 __all__ = ["matrix_body", "parse_matrix_query", "router"]
 
@@ -123,16 +123,14 @@ def parse_matrix_query(items: list[tuple[str, str]]) -> MatrixQuery:
     ]
     if not selectors and not errors:
         errors["q"] = ["Please provide 1 or more version selectors."]
-    latestby = _text(top.get("latestby"))
-    if latestby not in (None, "cvp", "cvpv"):
+    latestby = top.get("latestby")
+    if latestby is not None and latestby not in ("cvp", "cvpv"):
         errors.setdefault("latestby", []).append("must be cvp or cvpv")
     limit: int | None = DEFAULT_LIMIT
-    if top.get("limit"):
-        raw_limit = top["limit"]
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            errors.setdefault("limit", []).append(f"must be a number from 1 to {MAX_LIMIT}")
-        else:
-            limit = int(raw_limit)
+    if "limit" in top:
+        limit = whole_number(top["limit"], 1, MAX_LIMIT)
+        if limit is None:
+            errors.setdefault("limit", []).append(f"must be a whole number from 1 to {MAX_LIMIT}")
     if errors:
         detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
         raise BrokerError(400, "Bad Request", detail, errors=errors)
@@ -249,14 +247,13 @@ async def can_i_deploy(request: Request, conn: Reader) -> Response:
     assert pacticipant is not None
     version = _text(params.get("version"))
     branch = _text(params.get("branch"))
+    main_branch = _bool(params.get("mainBranch", ""), "mainBranch")
     selector = Selector(
         pacticipant=pacticipant,
         version=version,
         latest=version is None,
         branch=branch if version is None else None,
-        main_branch=version is None
-        and branch is None
-        and _bool(params.get("mainBranch", ""), "mainBranch"),
+        main_branch=version is None and branch is None and main_branch,
     )
     query = MatrixQuery(
         selectors=[selector],
@@ -265,7 +262,13 @@ async def can_i_deploy(request: Request, conn: Reader) -> Response:
         environment=environment,
         limit=MAX_LIMIT,
     )
-    return hal(matrix_body(request, await run_matrix(conn, query)))
+    try:
+        result = await run_matrix(conn, query)
+    except BrokerError as exc:
+        if exc.errors and "q" in exc.errors:  # the one selector is the pacticipant parameter
+            exc.errors["pacticipant"] = exc.errors.pop("q")
+        raise
+    return hal(matrix_body(request, result))
 
 
 @router.get(

@@ -22,9 +22,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from contracts.broker._delivery import EVENT_NAMES
+from contracts.broker._delivery import EVENT_NAMES, URL_PARAMETERS
 from contracts.broker._pacts import MAX_NAME_LENGTH
 from contracts.broker._verification import MAX_TEXT
+from contracts.broker._web import MAX_QUERY_VALUE
 
 __all__ = ["REQUESTS", "Request", "document_broker_operations"]
 
@@ -58,6 +59,8 @@ _ERRORS = {
     "503": "The broker database is unavailable; nothing was stored",
 }
 _HAL = {"schema": {"type": "object"}}
+#: Template parameters that are a whole URL (``${pactbroker.pactUrl}``).
+URL_VALUES = "|".join(URL_PARAMETERS)
 
 
 # --- request descriptions ------------------------------------------------------
@@ -96,6 +99,27 @@ NAME: Schema = {
 TEXT: Schema = {"type": "string", "pattern": rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"}
 SHORT_TEXT: Schema = {**TEXT, "maxLength": 256}
 STRING: Schema = {"type": "string", "pattern": r"^[^\x00]*$"}
+#: Longest URL the broker stores (build, repository and webhook URLs).
+MAX_URL = 2048
+#: A port from 1 to 65535 (0 cannot be connected to).
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: A DNS name (labels of 1 to 63 letters, digits and inner hyphens) or a bracketed IPv6.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"({_LABEL}(\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
+#: An absolute http(s) URL, printable ASCII, no credentials.
+HTTP_URL: Schema = {
+    "type": "string",
+    "maxLength": MAX_URL,
+    "pattern": rf"^https?://{_HOST}(:{_PORT})?([/?#][!-~]*)?$",
+}
+#: A repository: http(s), ssh, git or git+ssh URL, or scp-like ``git@host:path``.
+REPOSITORY_URL: Schema = {
+    "type": "string",
+    "maxLength": MAX_URL,
+    "pattern": r"^((https?|ssh|git|git\+ssh)://[!-~]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[!-~]+)$",
+}
+#: Query values: at most MAX_QUERY_VALUE characters, no NUL (``_web._check_query``).
+QUERY_STRING: Schema = {**STRING, "maxLength": MAX_QUERY_VALUE}
 BOOLEAN: Schema = {"type": "boolean"}
 TRUE: Schema = {"const": True}
 #: What ``_bool`` in ``_matrix`` accepts in a query string.
@@ -130,7 +154,7 @@ PUBLISH: Schema = _obj(
         "pacticipantVersionNumber": NAME,
         "branch": _nullable(NAME),
         "tags": _nullable({"type": "array", "items": NAME}),
-        "buildUrl": _nullable(STRING),
+        "buildUrl": _nullable(HTTP_URL),
         "contracts": {
             "type": "array",
             "minItems": 1,
@@ -159,18 +183,23 @@ PUBLISH: Schema = _obj(
 )
 
 PACTICIPANT: Schema = _obj(
-    {key: _nullable(STRING) for key in ("displayName", "mainBranch", "repositoryUrl")}
+    {
+        "displayName": _nullable(STRING),
+        "mainBranch": _nullable(NAME),
+        "repositoryUrl": _nullable(REPOSITORY_URL),
+    }
 )
 NEW_PACTICIPANT: Schema = {**PACTICIPANT, "properties": {"name": NAME, **PACTICIPANT["properties"]}}
 NEW_PACTICIPANT["required"] = ["name"]
 PACTICIPANT_UPDATE: Schema = {
     **PACTICIPANT,
+    "properties": {"name": NAME, **PACTICIPANT["properties"]},
     "description": "A name, when given, must be the one in the path.",
 }
 
 VERSION: Schema = _obj(
     {
-        "buildUrl": _nullable(STRING),
+        "buildUrl": _nullable(HTTP_URL),
         "tags": {"type": "array", "items": {"anyOf": [NAME, _obj({"name": NAME}, "name")]}},
     }
 )
@@ -192,7 +221,7 @@ VERIFICATION: Schema = _obj(
     {
         "success": BOOLEAN,
         "providerApplicationVersion": {**TEXT, "maxLength": MAX_TEXT},
-        "buildUrl": _nullable({**TEXT, "maxLength": MAX_TEXT}),
+        "buildUrl": _nullable(HTTP_URL),
         "providerVersionBranch": _nullable({**TEXT, "maxLength": MAX_TEXT}),
         "branch": _nullable({**TEXT, "maxLength": MAX_TEXT}),
         "providerVersionTags": _nullable({"type": "array", "items": TEXT}),
@@ -243,8 +272,6 @@ FOR_VERIFICATION: Schema = _nullable(
     )
 )
 
-_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
-_HOST = r"([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])"
 URL = rf"^https?://{_HOST}(:{_PORT})?([/?#][!-~]*)?$"
 HEADER_NAME = r"^[!-9;-~]+$"
 HEADER_VALUE = r"^[\t\x20-\x7e]*$"
@@ -266,11 +293,12 @@ WEBHOOK: Schema = _obj(  # consumer and provider must name existing pacticipants
                 ),
                 "url": {
                     "anyOf": [
-                        {"type": "string", "pattern": URL},
-                        {"type": "string", "pattern": r"^\$\{pactbroker\.[A-Za-z]+\}$"},
+                        {"type": "string", "pattern": URL, "maxLength": MAX_URL},
+                        {"type": "string", "pattern": rf"^\$\{{pactbroker\.({URL_VALUES})\}}$"},
                     ],
-                    "description": "An http(s) URL (template parameters allowed in its path"
-                    " and query), or a whole template parameter such as ${pactbroker.pactUrl}.",
+                    "description": "An http(s) URL without credentials (template parameters"
+                    " ${pactbroker.<name>} allowed in its path and query), or a whole"
+                    " ${pactbroker.pactUrl} or ${pactbroker.verificationResultUrl}.",
                 },
                 "headers": {
                     "anyOf": [
@@ -314,7 +342,7 @@ def _query(name: str, schema: Schema, *, required: bool = False, about: str = ""
     return parameter
 
 
-_NONEMPTY: Schema = {"type": "string", "minLength": 1}
+_NONEMPTY: Schema = {**QUERY_STRING, "minLength": 1}
 MATRIX_QUERY: list[Schema] = [
     _query(
         "q[][pacticipant]",
@@ -323,29 +351,29 @@ MATRIX_QUERY: list[Schema] = [
         about="Each selector names one; a q[][...] key the current selector already"
         " has starts the next selector (as Rack groups them).",
     ),
-    _query("q[][version]", STRING),
+    _query("q[][version]", QUERY_STRING),
     _query("q[][latest]", QUERY_BOOLEAN),
-    _query("q[][tag]", STRING),
-    _query("q[][branch]", STRING),
+    _query("q[][tag]", QUERY_STRING),
+    _query("q[][branch]", QUERY_STRING),
     _query("q[][mainBranch]", QUERY_BOOLEAN),
-    _query("q[][environment]", STRING),
-    _query("ignore[][pacticipant]", STRING),
-    _query("ignore[][version]", STRING),
+    _query("q[][environment]", QUERY_STRING),
+    _query("ignore[][pacticipant]", QUERY_STRING),
+    _query("ignore[][version]", QUERY_STRING),
     _query("latestby", {"enum": ["cvp", "cvpv"]}),
     _query("latest", QUERY_BOOLEAN),
-    _query("tag", STRING),
-    _query("environment", STRING),
+    _query("tag", QUERY_STRING),
+    _query("environment", QUERY_STRING),
     _query("mainBranch", QUERY_BOOLEAN),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
 ]
 CAN_I_DEPLOY_QUERY: list[Schema] = [
     _query("pacticipant", _NONEMPTY, required=True),
-    _query("version", STRING, about="Left out: the latest version (of branch, if given)."),
-    _query("branch", STRING),
+    _query("version", QUERY_STRING, about="Left out: the latest version (of branch, if given)."),
+    _query("branch", QUERY_STRING),
     _query("mainBranch", QUERY_BOOLEAN),
     _query("environment", _NONEMPTY, required=True, about="Or a 'to' (or 'tag') tag instead."),
-    _query("to", STRING),
-    _query("tag", STRING),
+    _query("to", QUERY_STRING),
+    _query("tag", QUERY_STRING),
 ]
 
 
@@ -397,7 +425,7 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("put", "/pacticipants/{name}/versions/{version}/tags/{tag}"): NAMED_NO_BODY,
     ("put", "/pacticipants/{name}/branches/{branch}/versions/{version}"): NAMED_NO_BODY,
     ("put", "/pacticipants/{name}/versions/{version}/branches/{branch}"): NAMED_NO_BODY,
-    ("get", "/environments"): Request(query=[_query("name", STRING)]),
+    ("get", "/environments"): Request(query=[_query("name", QUERY_STRING)]),
     ("post", "/environments"): Request(ENVIRONMENT),
     ("put", "/environments/{env_id}"): Request(ENVIRONMENT),
     ("post", _VERSION + "/deployed-versions/environment/{env_id}"): Request(
@@ -407,10 +435,10 @@ REQUESTS: dict[tuple[str, str], Request] = {
         _nullable({"type": "object"}), body_required=False
     ),
     ("get", "/environments/{env_id}/deployed-versions/currently-deployed"): Request(
-        query=[_query("pacticipant", STRING), _query("applicationInstance", STRING)]
+        query=[_query("pacticipant", QUERY_STRING), _query("applicationInstance", QUERY_STRING)]
     ),
     ("get", "/environments/{env_id}/released-versions/currently-supported"): Request(
-        query=[_query("pacticipant", STRING)]
+        query=[_query("pacticipant", QUERY_STRING)]
     ),
     ("patch", "/deployed-versions/{deployed_id}"): Request(
         _nullable(_obj({"currentlyDeployed": BOOLEAN}))

@@ -50,6 +50,7 @@ from contracts.broker._web import (
     hal,
     link,
     unprocessable,
+    whole_number,
 )
 
 router = broker_router()
@@ -212,12 +213,13 @@ def _page(request: Request) -> tuple[int, int]:
     values = {}
     for key, default, maximum in (("pageNumber", 1, 1_000_000), ("pageSize", 100, 1000)):
         raw = request.query_params.get(key)
+        number = None if raw is None else whole_number(raw, 1, maximum)
         if raw is None:
             values[key] = default
-        elif not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        elif number is None:
             errors[f"query.{key}"] = [f"must be a whole number from 1 to {maximum}"]
         else:
-            values[key] = int(raw)
+            values[key] = number
     if errors:
         raise bad_request(errors)
     return values["pageNumber"], values["pageSize"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ __all__ = [
     "read_json",
     "token_matches",
     "unprocessable",
+    "whole_number",
 ]
 
 HAL_JSON = "application/hal+json"
@@ -147,17 +149,30 @@ def token_matches(token: str, candidates: Iterable[Any]) -> bool:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="covenant-broker"'}
 
 
+#: Longest query parameter value (every one names something: a pacticipant, a
+#: version, a tag, an environment; names are at most 256 characters).
+MAX_QUERY_VALUE = 256
+#: Query keys that may repeat: the matrix's selectors (``q[][pacticipant]=A&...``).
+_REPEATABLE = ("q[", "ignore[")
+
+
 def _reject_nul(request: Request) -> None:
-    """No path or query value may hold a NUL: PostgreSQL cannot compare or store one."""
+    """No path or query value may hold a NUL: PostgreSQL cannot compare or store one.
+    No query value may be longer than MAX_QUERY_VALUE, and no query key but the
+    matrix's selectors may be given twice (which one would count?)."""
+    errors: dict[str, list[str]] = {}
     values = [*request.path_params.items(), *request.query_params.multi_items()]
-    bad = sorted({str(name) for name, value in values if "\x00" in str(value)})
-    if bad:
-        raise BrokerError(
-            400,
-            "Bad Request",
-            f"{', '.join(bad)}: must not contain a NUL character",
-            errors={name: ["must not contain a NUL character"] for name in bad},
-        )
+    for name in sorted({str(name) for name, value in values if "\x00" in str(value)}):
+        errors[name] = ["must not contain a NUL character"]
+    seen: set[str] = set()
+    for name, value in request.query_params.multi_items():
+        if len(value) > MAX_QUERY_VALUE:
+            errors.setdefault(name, []).append(f"must be at most {MAX_QUERY_VALUE} characters long")
+        if name in seen and not name.startswith(_REPEATABLE):
+            errors.setdefault(name, []).append("must be given at most once")
+        seen.add(name)
+    if errors:
+        raise bad_request({name: list(dict.fromkeys(found)) for name, found in errors.items()})
 
 
 async def _require(request: Request, *, write: bool) -> BrokerContext:
@@ -216,7 +231,21 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise BrokerError(400, "Bad Request", "the request body is empty")
     try:
-        parsed = json.loads(body)
+        # JSON is UTF-8 (RFC 8259); json.loads would also guess UTF-16 and UTF-32.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BrokerError(
+            400,
+            "Bad Request",
+            f"the body is not UTF-8 (byte {exc.start + 1})",
+            errors={"body": [f"byte {exc.start + 1}: not UTF-8"]},
+        ) from None
+    try:
+        parsed = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except _NotJson as exc:
+        raise BrokerError(
+            400, "Bad Request", f"the body is not valid JSON: {exc}", errors={"body": [str(exc)]}
+        ) from None
     except json.JSONDecodeError as exc:
         raise BrokerError(
             400,
@@ -224,8 +253,6 @@ async def read_json(request: Request) -> Any:
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             errors={"body": [f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]},
         ) from None
-    except UnicodeDecodeError:
-        raise BrokerError(400, "Bad Request", "the body is not UTF-8") from None
     except RecursionError:
         raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
     # Imported here: the schemas are described next to the endpoints, which import this module.
@@ -236,6 +263,35 @@ async def read_json(request: Request) -> Any:
     except RecursionError:
         raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
     return parsed
+
+
+class _NotJson(ValueError):
+    """Python's json reads more than JSON: NaN, Infinity, a key given twice."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _NotJson(f"the key '{key}' is given twice in one object")
+        found[key] = value
+    return found
+
+
+_DIGITS = re.compile(r"^[0-9]{1,9}$")
+
+
+def whole_number(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as an int from ``low`` to ``high``, or None: ASCII digits only (``str.isdigit``
+    also passes '²', which ``int`` refuses) and never thousands of them."""
+    if not _DIGITS.match(raw):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
 
 
 def base_url(request: Request) -> str:

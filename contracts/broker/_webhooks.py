@@ -8,6 +8,7 @@ Delivery itself lives in :mod:`contracts.broker._delivery`.
 
 from __future__ import annotations
 
+import re
 import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +23,12 @@ from psycopg.types.json import Jsonb
 from contracts.broker._delivery import (
     EVENT_NAMES,
     REDACTED,
+    URL_PARAMETERS,
     DeliveryWorker,
     is_secret_name,
     redact_request,
     redact_url,
+    template_names,
 )
 from contracts.broker._hal_routing import WriteAccess, broker_router
 from contracts.broker._web import (
@@ -49,6 +52,7 @@ __all__ = ["router", "setup", "worker"]
 router = broker_router()
 
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS")
+_KNOWN_TEMPLATE = re.compile(r"\$\{pactbroker\.(" + "|".join(template_names()) + r")\}")
 DEFAULT_EVENT = "contract_content_changed"
 
 
@@ -118,16 +122,33 @@ def _url(value: Any, errors: dict[str, list[str]]) -> str:
         return ""
     url = value.strip()
     if url.startswith("${pactbroker.") and url.endswith("}"):
+        if url[len("${pactbroker.") : -1] not in URL_PARAMETERS:
+            errors.setdefault("request.url", []).append(
+                "a whole-URL template must be ${pactbroker.pactUrl} or"
+                " ${pactbroker.verificationResultUrl}"
+            )
         return url  # the whole URL is a template parameter, e.g. ${pactbroker.pactUrl}
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
+        port = parts.port
     except ValueError as exc:
         errors.setdefault("request.url", []).append(f"is not a valid URL: {exc}")
         return url
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors.setdefault("request.url", []).append(
             "must be an absolute http:// or https:// URL with a host"
+        )
+    if port == 0:
+        errors.setdefault("request.url", []).append("the port must be from 1 to 65535")
+    if parts.username is not None or parts.password is not None:
+        errors.setdefault("request.url", []).append(
+            "must not hold credentials; give request.username and request.password"
+        )
+    # Every ${ must open a known parameter: anything else would be sent as written.
+    if "${" in _KNOWN_TEMPLATE.sub("", url):
+        errors.setdefault("request.url", []).append(
+            "has a malformed template; write ${pactbroker.<name>} with a name of "
+            + ", ".join(template_names())
         )
     if any(c in url for c in " \t\r\n"):
         errors.setdefault("request.url", []).append("must not contain whitespace")
@@ -421,7 +442,15 @@ async def _create(
         # The pair's collection decides the pair: the body's names do not matter.
         body = {k: v for k, v in body.items() if k not in ("consumer", "provider")}
     webhook = validate(body)
-    # A scoped collection (/webhooks/provider/{p}[/consumer/{c}]) sets the scope itself.
+    # A scoped collection (/webhooks/provider/{p}[/consumer/{c}]) sets the scope itself;
+    # a body that names another pacticipant contradicts the path.
+    contradictions = {
+        f"{role}.name": [f"is '{webhook[f'{role}_name']}' but the path names '{name}'"]
+        for role, name in (("consumer", consumer), ("provider", provider))
+        if name is not None and webhook[f"{role}_name"] not in (None, name)
+    }
+    if contradictions:
+        raise unprocessable(contradictions, "invalid webhook: ")
     for role, name in (("consumer", consumer), ("provider", provider)):
         if name is None:
             continue
