@@ -73,11 +73,16 @@ class _Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_flag_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None:
+            return value
+        field = cls.model_fields[info.field_name]
         # pydantic reads true as 1; "port: true" is a mistake, not port 1.
-        if isinstance(value, bool) and info.field_name is not None:
-            annotation = cls.model_fields[info.field_name].annotation
-            if annotation in _NUMBERS:
-                raise ValueError("must be a number, not true or false")
+        if isinstance(value, bool) and field.annotation in _NUMBERS:
+            raise ValueError("must be a number, not true or false")
+        # An empty string for a setting that may be unset is unset, as an empty
+        # COVENANT_* variable is: "url: ${DATABASE_URL:-}" with no DATABASE_URL.
+        if value == "" and field.default is None:
+            return None
         return value
 
 

@@ -47,7 +47,6 @@ FIELDS: dict[tuple[str, ...], list[Any]] = {
         "localhost:5432",
         "postgresql://h:99999/db",
         "postgresql://h/db?sslmode=sometimes&=x",
-        "",
         *TEXT,
     ],
     ("engines", "kafka", "bootstrap_servers"): [

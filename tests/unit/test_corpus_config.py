@@ -84,3 +84,11 @@ def test_the_command_line_exits_2_without_a_traceback(case_id: str, tmp_path: Pa
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     _assert_located(case, path, result.stderr)
+
+
+def test_the_example_configuration_is_not_malformed() -> None:
+    """The refusals above still let the documented example through (empty
+    ``${VAR:-}`` defaults mean unset)."""
+    config = load_config(ROOT / "covenant.example.yaml", environ={})
+    assert config.engines.postgres.url is None
+    assert config.engines.grafana.token is None
