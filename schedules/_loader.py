@@ -87,8 +87,30 @@ def _validate(doc: PositionedDocument, item: Any, base: KeyPath) -> tuple[Check 
         return None, problems
 
 
-def load_file(path: Path) -> tuple[list[LoadedCheck], list[str]]:
-    """The checks of one file and the problems found in it."""
+def _unknown_connections(
+    doc: PositionedDocument, check: Check, base: KeyPath, connections: frozenset[str]
+) -> list[str]:
+    """Connection names the configuration does not define (``checks.connections``)."""
+    named: list[tuple[KeyPath, str]] = []
+    if check.traffic.sql is not None:
+        named.append((("traffic", "sql", "connection"), check.traffic.sql.connection))
+    for index, expectation in enumerate(check.expect):
+        if expectation.sql is not None:
+            named.append((("expect", index, "sql", "connection"), expectation.sql.connection))
+    known = ", ".join(sorted(connections))
+    return [
+        f"{doc.location_of((*base, *key))}: {format_key_path((*base, *key))}:"
+        f" no connection named '{name}' (checks.connections has: {known})"
+        for key, name in named
+        if name not in connections
+    ]
+
+
+def load_file(
+    path: Path, connections: frozenset[str] | None = None
+) -> tuple[list[LoadedCheck], list[str]]:
+    """The checks of one file and the problems found in it; with ``connections``, also
+    every SQL connection name that is not one of them."""
     try:
         doc = read_positioned(path, max_bytes=MAX_FILE_BYTES)
     except YamlSyntaxError as exc:
@@ -112,14 +134,22 @@ def load_file(path: Path) -> tuple[list[LoadedCheck], list[str]]:
             problems.append(f"{doc.location_of(base)}: {format_key_path(base)}: not a mapping")
             continue
         check, found = _validate(doc, item, base)
+        if check is not None and connections is not None:
+            found += _unknown_connections(doc, check, base, connections)
         problems += found
         if check is not None:
             loaded.append(LoadedCheck(check, doc.location_of(base)))
     return loaded, problems
 
 
-def load_checks(directory: Path, files: list[Path] | None = None) -> list[LoadedCheck]:
-    """Every check in ``directory/*.yaml`` (or ``files``); raise with every problem."""
+def load_checks(
+    directory: Path,
+    files: list[Path] | None = None,
+    *,
+    connections: frozenset[str] | None = None,
+) -> list[LoadedCheck]:
+    """Every check in ``directory/*.yaml`` (or ``files``); raise with every problem.
+    ``connections``: the SQL connection names the configuration defines."""
     if files is None:
         if not directory.is_dir():
             raise CheckFileError([f"{directory}: no such directory of checks"])
@@ -127,7 +157,7 @@ def load_checks(directory: Path, files: list[Path] | None = None) -> list[Loaded
     loaded: list[LoadedCheck] = []
     problems: list[str] = []
     for path in files:
-        found, file_problems = load_file(path)
+        found, file_problems = load_file(path, connections)
         loaded += found
         problems += file_problems
     seen: dict[str, str] = {}

@@ -15,6 +15,7 @@ from covenant.cli._common import out, state
 from covenant.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
+    from covenant.config import CovenantConfig
     from schedules import ExpectationResult, LoadedCheck
 
 app = typer.Typer(
@@ -31,12 +32,17 @@ _STYLE = {"seen": "green", "not_seen": "red", "error": "yellow"}
 _RESULT = {"pass": "green", "fail": "red", "error": "yellow"}
 
 
+def _connections(config: CovenantConfig) -> frozenset[str]:
+    """The SQL connection names checks may use: ``postgres`` and ``checks.connections``."""
+    return frozenset({"postgres", *config.checks.connections})
+
+
 def load_configured_checks(ctx: typer.Context, directory: Path | None) -> list[LoadedCheck]:
     from schedules import CheckFileError, load_checks
 
     config = state(ctx).config()
     try:
-        return load_checks(directory or config.checks.dir)
+        return load_checks(directory or config.checks.dir, connections=_connections(config))
     except CheckFileError as exc:
         raise CovenantError(
             "invalid check files:\n  " + "\n  ".join(exc.problems), kind=ErrorKind.CONFIG
@@ -56,7 +62,9 @@ def validate(
 
     config = state(ctx).config()
     try:
-        loaded = load_checks(directory or config.checks.dir, files or None)
+        loaded = load_checks(
+            directory or config.checks.dir, files or None, connections=_connections(config)
+        )
     except CheckFileError as exc:
         raise CovenantError(
             "invalid check files:\n  " + "\n  ".join(exc.problems), kind=ErrorKind.CONFIG

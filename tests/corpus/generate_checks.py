@@ -8,7 +8,9 @@ Each line is one case: ``id``; the file as ``text`` (``repeat`` times) or
 ``bytes_hex``; ``expect``, the answer class (``error-with-location``: exit 2 and
 ``FILE:LINE: key.path: ...``; ``error-with-line``: exit 2 and ``FILE:LINE: ...``
 for a file that is not valid YAML; ``error-with-file``: exit 2 and ``FILE: ...``);
-``line`` to ``last_line`` (the message's line must be in that range) and ``key``.
+``line`` to ``last_line`` (the message's line must be in that range) and ``key``;
+``connections``, when given, the SQL connection names the configuration defines
+(``covenant check validate`` passes ``postgres`` and ``checks.connections``).
 
 Most cases change one key of a valid check (``BASE_KAFKA`` or ``BASE_SQL``); lines
 come from PyYAML's composer, independently of the loader under test.
@@ -237,6 +239,25 @@ def cases() -> list[dict[str, Any]]:
     text = _dump(data)
     first, last = _span(text, ("expect",))
     add("rule/duplicate-expectation", text, "error-with-location", first, "expect", last)
+
+    # -- connections the configuration does not define (only "postgres" here) -----------
+    for index, (path, name) in enumerate(
+        [
+            (("traffic", "sql", "connection"), "warehouse"),
+            (("traffic", "sql", "connection"), "Postgres"),
+            (("expect", 0, "sql"), {"connection": "nope", "query": "SELECT 1"}),
+        ]
+    ):
+        data = copy.deepcopy(BASE_SQL)
+        if path[0] == "expect":
+            data["expect"][0] = {"name": "up", "sql": name}
+            path = (*path, "connection")
+        else:
+            _set(data, path, name)
+        text = _dump(data)
+        first, last = _span(text, path)
+        add(f"connection/{index}", text, "error-with-location", first, _key(path), last)
+        out[-1]["connections"] = ["postgres"]
 
     # -- several checks in one file ----------------------------------------------------
     second = copy.deepcopy(BASE_SQL)

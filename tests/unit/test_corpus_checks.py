@@ -33,6 +33,10 @@ def _write(case: dict[str, Any], directory: Path) -> Path:
     return path
 
 
+def _connections(case: dict[str, Any]) -> frozenset[str] | None:
+    return frozenset(case["connections"]) if "connections" in case else None
+
+
 def _assert_located(case: dict[str, Any], path: Path, message: str) -> None:
     assert "Traceback" not in message
     assert f"{path}" in message, message
@@ -57,7 +61,7 @@ def test_the_corpus_is_large_and_well_formed() -> None:
 def test_each_case_is_refused_with_its_location(case: dict[str, Any], tmp_path: Path) -> None:
     path = _write(case, tmp_path)
     with pytest.raises(CheckFileError) as caught:
-        load_checks(tmp_path, [path])
+        load_checks(tmp_path, [path], connections=_connections(case))
     _assert_located(case, path, "\n".join(caught.value.problems) + "\n")
 
 
