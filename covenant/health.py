@@ -26,26 +26,36 @@ class ProbeResult:
     healthy: bool
     latency_ms: float
     error: str | None = None
+    #: The engine answers but says it is degraded (the event-worker's ``/health``
+    #: while Kafka or PostgreSQL recovers): what it names as degraded.
+    degraded: str | None = None
+
+    @property
+    def status(self) -> str:
+        if not self.healthy:
+            return "down"
+        return "degraded" if self.degraded else "up"
 
     def as_dict(self) -> dict[str, object]:
         return {
             "engine": self.name,
             "url": self.url,
-            "status": "up" if self.healthy else "down",
+            "status": self.status,
             "latency_ms": round(self.latency_ms, 1),
             "error": self.error,
         }
 
 
-async def _probe_postgres(endpoint: Endpoint, timeout: float) -> None:
+async def _probe_postgres(endpoint: Endpoint, timeout: float) -> str | None:
     conn = await psycopg.AsyncConnection.connect(
         endpoint.target, connect_timeout=max(1, int(timeout)), autocommit=True
     )
     async with conn:
         await conn.execute("SELECT 1")
+    return None
 
 
-async def _probe_kafka(endpoint: Endpoint, timeout: float) -> None:
+async def _probe_kafka(endpoint: Endpoint, timeout: float) -> str | None:
     from aiokafka import AIOKafkaClient  # heavy import, only when probing Kafka
 
     client = AIOKafkaClient(
@@ -55,9 +65,26 @@ async def _probe_kafka(endpoint: Endpoint, timeout: float) -> None:
         await client.bootstrap()
     finally:
         await client.close()
+    return None
 
 
-async def _probe_http(endpoint: Endpoint, timeout: float) -> None:
+def _degraded(response: httpx.Response) -> str | None:
+    """What a 200 answer says is degraded (``{"status": "degraded", "degraded": [...]}``)."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("status") != "degraded":
+        return None
+    names = body.get("degraded")
+    if isinstance(names, list) and names:
+        return "degraded: " + ", ".join(str(n) for n in names)[:200]
+    return "degraded"
+
+
+async def _probe_http(endpoint: Endpoint, timeout: float) -> str | None:
     headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else {}
     url = endpoint.target + READY_PATHS.get(endpoint.name, "/")
     auth = httpx.BasicAuth(*endpoint.basic_auth) if endpoint.basic_auth else None
@@ -65,6 +92,7 @@ async def _probe_http(endpoint: Endpoint, timeout: float) -> None:
         response = await client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code} from {READY_PATHS.get(endpoint.name)}")
+    return _degraded(response)
 
 
 def _describe(exc: BaseException) -> str:
@@ -81,14 +109,14 @@ async def probe(endpoint: Endpoint, timeout: float = 3.0) -> ProbeResult:
     ]
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(runner(endpoint, timeout), timeout)
+        degraded = await asyncio.wait_for(runner(endpoint, timeout), timeout)
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
         # The message of a failed connection can echo the DSN; keep it redacted.
         message = _describe(exc).replace(endpoint.target, endpoint.display)
         return ProbeResult(endpoint.name, endpoint.display, False, elapsed, message)
     elapsed = (time.perf_counter() - started) * 1000
-    return ProbeResult(endpoint.name, endpoint.display, True, elapsed)
+    return ProbeResult(endpoint.name, endpoint.display, True, elapsed, degraded=degraded)
 
 
 async def probe_all(endpoints: Iterable[Endpoint], timeout: float = 3.0) -> list[ProbeResult]:

@@ -41,12 +41,12 @@ def status_table(rows: list[EngineStatus]) -> Table:
     table = Table(title="covenant stack", title_justify="left")
     for column in ("engine", "state", "url", "pid", "probe"):
         table.add_column(column, overflow="fold")
-    colours = {"healthy": "green", "unhealthy": "red", "stopped": "yellow"}
+    colours = {"healthy": "green", "degraded": "yellow", "unhealthy": "red", "stopped": "yellow"}
     for row in rows:
         probe = ""
         if row.health is not None:
             probe = (
-                f"{row.health.latency_ms:.0f} ms"
+                (row.health.degraded or f"{row.health.latency_ms:.0f} ms")
                 if row.health.healthy
                 else (row.health.error or "down")
             )

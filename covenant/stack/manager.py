@@ -40,7 +40,9 @@ class EngineStatus:
     def state(self) -> str:
         if not self.running:
             return "stopped"
-        return "healthy" if self.health and self.health.healthy else "unhealthy"
+        if self.health and self.health.healthy:
+            return "degraded" if self.health.degraded else "healthy"
+        return "unhealthy"
 
 
 class StackManager:
@@ -89,14 +91,16 @@ class StackManager:
                     "exited during start-up; last log lines:\n" + _process.tail(ctx.log(name)),
                 )
             last = probe_sync(endpoint, timeout=2.0)
-            if last.healthy:
+            # A fresh start is ready when it says so: a degraded event-worker has
+            # not joined its consumer group yet.
+            if last.healthy and not last.degraded:
                 return time.monotonic() - began
             time.sleep(0.2)
         _process.stop(pid, start, self.config.stack.stop_timeout_s, engine.stop_signal)
         raise EngineError(
             name,
             f"not ready within {self.config.stack.ready_timeout_s:.0f}s "
-            f"({last.error if last else 'no answer'}); last log lines:\n"
+            f"({(last.error or last.degraded) if last else 'no answer'}); last log lines:\n"
             + _process.tail(ctx.log(name)),
             kind=ErrorKind.UNREACHABLE,
         )

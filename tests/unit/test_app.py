@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from covenant import __version__
 from covenant.app import create_app
 from covenant.config import CovenantConfig
 from covenant.endpoints import Endpoint
+from covenant.health import probe_sync
 
 PASSWORD = "pw"
 
@@ -41,6 +43,8 @@ class FakeEngine:
     url: str
     status: int
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    body: bytes = b"ready\n"
+    content_type: str = "text/plain"
 
 
 def _serve(status: int, ready_path: str) -> Iterator[FakeEngine]:
@@ -50,8 +54,9 @@ def _serve(status: int, ready_path: str) -> Iterator[FakeEngine]:
         def do_GET(self) -> None:
             engine.requests.append((self.path, self.headers.get("Authorization")))
             code = engine.status if self.path == ready_path else 404
-            body = b"ready\n"
+            body = engine.body
             self.send_response(code)
+            self.send_header("Content-Type", engine.content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -155,6 +160,30 @@ def test_non_200_answer_is_down_and_token_is_sent(
     assert "HTTP 500" in engine["error"]
     assert broken_grafana.requests == [("/api/health", "Bearer tok-secret")]
     assert "tok-secret" not in response.text
+
+
+@pytest.fixture
+def event_worker() -> Iterator[FakeEngine]:
+    yield from _serve(200, "/health")
+
+
+def test_a_degraded_answer_is_reachable_but_says_degraded(
+    config: CovenantConfig, event_worker: FakeEngine
+) -> None:
+    event_worker.content_type = "application/json"
+    event_worker.body = json.dumps(
+        {"status": "degraded", "degraded": ["kafka"], "since": "2026-12-02T00:00:00Z"}
+    ).encode()
+    endpoint = Endpoint("event_worker", event_worker.url, "stack")
+    result = probe_sync(endpoint, timeout=2)
+    assert result.healthy and result.degraded == "degraded: kafka"
+    assert result.status == "degraded"
+    response = _get_health(config, {"event_worker": endpoint})
+    assert response.status_code == 200  # it answers; the stack's start waits for "ok"
+    (engine,) = response.json()["engines"]
+    assert engine["status"] == "degraded"
+    event_worker.body = json.dumps({"status": "ok"}).encode()
+    assert probe_sync(endpoint, timeout=2).status == "up"
 
 
 def test_basic_auth_is_sent(config: CovenantConfig, loki: FakeEngine) -> None:

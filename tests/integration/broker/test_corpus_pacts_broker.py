@@ -47,12 +47,12 @@ def _names(raw: bytes) -> tuple[str, str]:
         document: Any = json.loads(raw)
     except (ValueError, RecursionError):
         return "corpus-consumer", "corpus-provider"
-    names = []
+    names: list[str] = []
     for role in ("consumer", "provider"):
         party = document.get(role) if isinstance(document, dict) else None
         name = party.get("name") if isinstance(party, dict) else None
-        ok = isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 256
-        names.append(name if ok else f"corpus-{role}")
+        usable = isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 256
+        names.append(str(name) if usable else f"corpus-{role}")
     return names[0], names[1]
 
 
