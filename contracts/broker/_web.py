@@ -231,8 +231,9 @@ async def read_json(request: Request) -> Any:
     if not body:
         raise BrokerError(400, "Bad Request", "the request body is empty")
     try:
-        # JSON is UTF-8 (RFC 8259); json.loads would also guess UTF-16 and UTF-32.
-        text = body.decode("utf-8")
+        # JSON is UTF-8 (RFC 8259, which lets a parser ignore a byte order mark);
+        # json.loads would also guess UTF-16 and UTF-32.
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BrokerError(
             400,
