@@ -241,13 +241,12 @@ def cases() -> list[dict[str, Any]]:
     add("rule/duplicate-expectation", text, "error-with-location", first, "expect", last)
 
     # -- connections the configuration does not define (only "postgres" here) -----------
-    for index, (path, name) in enumerate(
-        [
-            (("traffic", "sql", "connection"), "warehouse"),
-            (("traffic", "sql", "connection"), "Postgres"),
-            (("expect", 0, "sql"), {"connection": "nope", "query": "SELECT 1"}),
-        ]
-    ):
+    unknown_connections: list[tuple[tuple[str | int, ...], Any]] = [
+        (("traffic", "sql", "connection"), "warehouse"),
+        (("traffic", "sql", "connection"), "Postgres"),
+        (("expect", 0, "sql"), {"connection": "nope", "query": "SELECT 1"}),
+    ]
+    for index, (path, name) in enumerate(unknown_connections):
         data = copy.deepcopy(BASE_SQL)
         if path[0] == "expect":
             data["expect"][0] = {"name": "up", "sql": name}
