@@ -691,3 +691,34 @@ def test_serve_killed_mid_publish_leaves_no_half_written_version(
             assert isinstance(answer, httpx.Response) and answer.status_code == 200
             assert "unchanged" in answer.text
         assert broker_rows(database_url, consumer) == rows
+
+
+@pytest.mark.parametrize("engine", ["kafka", "prometheus", "loki"])
+def test_a_publish_burst_does_not_depend_on_the_other_engines(
+    stack: RunningStack, tmp_path: Path, engine: str
+) -> None:
+    """The broker needs PostgreSQL only: with Kafka, Prometheus or the Loki engine
+    stopped for the whole burst, every publish lands, whole, exactly once."""
+    database_url = fresh_database(stack, f"drill_{engine}")
+    consumer = f"drill-o-{uuid.uuid4().hex[:8]}"
+    versions = [f"3.0.{i}" for i in range(12)]
+    with serving(stack, database_url, tmp_path / "serve.log") as serve:
+        republish_all(serve.url, consumer, ["0.0.0"])
+
+        def hold_an_outage(futures: list[Future[Any]]) -> None:
+            with stopped(stack, engine):
+                wait_until(
+                    lambda: all(f.done() for f in futures),
+                    timeout=REQUEST_BOUND_S * 2,
+                    what=f"every publish to be answered while {engine} is stopped",
+                )
+
+        answers = burst(serve.url, consumer, versions, hold_an_outage)
+    for version, (answer, took) in answers.items():
+        assert isinstance(answer, httpx.Response), (version, answer)
+        assert answer.status_code in (200, 201), (version, answer.status_code, answer.text)
+        assert took < REQUEST_BOUND_S, (version, took)
+    assert assert_whole_or_absent(database_url, consumer, ["0.0.0", *versions]) == {
+        "0.0.0",
+        *versions,
+    }
