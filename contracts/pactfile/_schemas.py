@@ -201,29 +201,51 @@ _V4_BODY: Schema = {
 }
 
 
-def _v2() -> Schema:
+def _http_parts(
+    *, query: Schema, headers: Schema, body: Schema, rules: Schema, generators: bool
+) -> tuple[Schema, Schema]:
+    """The request and response objects of an HTTP interaction, as one version spells them."""
+    extra: Schema = {"matchingRules": rules}
+    if generators:
+        extra["generators"] = _GENERATORS
     request = {
         "type": "object",
         "required": ["method", "path"],
         "properties": {
             "method": _METHOD,
             "path": _PATH,
-            "query": {"type": "string"},
-            "headers": _STRING_HEADERS,
-            "body": {},
-            "matchingRules": _V2_MATCHING_RULES,
+            "query": query,
+            "headers": headers,
+            "body": body,
+            **extra,
         },
     }
     response = {
         "type": "object",
         "required": ["status"],
-        "properties": {
-            "status": _STATUS,
-            "headers": _STRING_HEADERS,
-            "body": {},
-            "matchingRules": _V2_MATCHING_RULES,
-        },
+        "properties": {"status": _STATUS, "headers": headers, "body": body, **extra},
     }
+    return request, response
+
+
+def _document(version: str, lists: Schema, required: list[str]) -> Schema:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"Pact file, Pact Specification V{version}",
+        "type": "object",
+        "required": ["consumer", "provider", *required],
+        "properties": {"consumer": _PARTY, "provider": _PARTY, **lists, "metadata": _METADATA},
+    }
+
+
+def _v2() -> Schema:
+    request, response = _http_parts(
+        query={"type": "string"},
+        headers=_STRING_HEADERS,
+        body={},
+        rules=_V2_MATCHING_RULES,
+        generators=False,
+    )
     interaction = {
         "type": "object",
         "required": ["description", "request", "response"],
@@ -234,45 +256,15 @@ def _v2() -> Schema:
             "response": response,
         },
     }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Pact file, Pact Specification V2",
-        "type": "object",
-        "required": ["consumer", "provider", "interactions"],
-        "properties": {
-            "consumer": _PARTY,
-            "provider": _PARTY,
-            "interactions": {"type": "array", "items": interaction},
-            "metadata": _METADATA,
-        },
-    }
+    return _document(
+        "2", {"interactions": {"type": "array", "items": interaction}}, ["interactions"]
+    )
 
 
 def _v3() -> Schema:
-    request = {
-        "type": "object",
-        "required": ["method", "path"],
-        "properties": {
-            "method": _METHOD,
-            "path": _PATH,
-            "query": _QUERY_MAP,
-            "headers": _LIST_HEADERS,
-            "body": {},
-            "matchingRules": _MATCHING_RULES,
-            "generators": _GENERATORS,
-        },
-    }
-    response = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": _STATUS,
-            "headers": _LIST_HEADERS,
-            "body": {},
-            "matchingRules": _MATCHING_RULES,
-            "generators": _GENERATORS,
-        },
-    }
+    request, response = _http_parts(
+        query=_QUERY_MAP, headers=_LIST_HEADERS, body={}, rules=_MATCHING_RULES, generators=True
+    )
     interaction = {
         "type": "object",
         "required": ["description", "request", "response"],
@@ -296,20 +288,13 @@ def _v3() -> Schema:
             "generators": _GENERATORS,
         },
     }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Pact file, Pact Specification V3",
-        "type": "object",
-        "required": ["consumer", "provider"],
-        "anyOf": [{"required": ["interactions"]}, {"required": ["messages"]}],
-        "properties": {
-            "consumer": _PARTY,
-            "provider": _PARTY,
-            "interactions": {"type": "array", "items": interaction},
-            "messages": {"type": "array", "items": message},
-            "metadata": _METADATA,
-        },
+    lists = {
+        "interactions": {"type": "array", "items": interaction},
+        "messages": {"type": "array", "items": message},
     }
+    schema = _document("3", lists, [])
+    schema["anyOf"] = [{"required": ["interactions"]}, {"required": ["messages"]}]
+    return schema
 
 
 _V4_COMMON: Schema = {
@@ -326,30 +311,13 @@ V4_TYPES = ("Synchronous/HTTP", "Asynchronous/Messages", "Synchronous/Messages")
 
 
 def _v4() -> Schema:
-    request = {
-        "type": "object",
-        "required": ["method", "path"],
-        "properties": {
-            "method": _METHOD,
-            "path": _PATH,
-            "query": _QUERY_MAP,
-            "headers": _LIST_HEADERS,
-            "body": _V4_BODY,
-            "matchingRules": _MATCHING_RULES,
-            "generators": _GENERATORS,
-        },
-    }
-    response = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": _STATUS,
-            "headers": _LIST_HEADERS,
-            "body": _V4_BODY,
-            "matchingRules": _MATCHING_RULES,
-            "generators": _GENERATORS,
-        },
-    }
+    request, response = _http_parts(
+        query=_QUERY_MAP,
+        headers=_LIST_HEADERS,
+        body=_V4_BODY,
+        rules=_MATCHING_RULES,
+        generators=True,
+    )
     message_part = {
         "type": "object",
         "required": ["contents"],
@@ -406,18 +374,9 @@ def _v4() -> Schema:
             for kind, schema in zip(V4_TYPES, (http, asynchronous, synchronous), strict=True)
         ],
     }
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Pact file, Pact Specification V4",
-        "type": "object",
-        "required": ["consumer", "provider", "interactions"],
-        "properties": {
-            "consumer": _PARTY,
-            "provider": _PARTY,
-            "interactions": {"type": "array", "items": interaction},
-            "metadata": _METADATA,
-        },
-    }
+    return _document(
+        "4", {"interactions": {"type": "array", "items": interaction}}, ["interactions"]
+    )
 
 
 _BUILDERS = {"2": _v2, "3": _v3, "4": _v4}
