@@ -102,7 +102,9 @@ def decode_content(
         )
         return False, None
     try:
-        text = raw.decode("utf-8")
+        # As for every JSON body (RFC 8259 lets a parser ignore a byte order mark);
+        # files with one are refused by the CLI, which hands them to the verifier.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         errors.setdefault(where, []).append("decodes to bytes that are not UTF-8")
         return False, None
