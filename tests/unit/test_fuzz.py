@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +171,86 @@ def test_html_report_escapes_everything(tmp_path: Path) -> None:
 )
 def test_secret_pattern_tells_credentials_from_prose(text: str, leaks: bool) -> None:
     assert bool(_SECRET.search(text)) is leaks
+
+
+class _SlowThenFast:
+    """A loopback server whose first ``slow`` answers take ``delay`` seconds."""
+
+    def __init__(self, slow: int, delay: float) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.calls = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                owner.calls += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                if owner.calls <= slow:
+                    time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_PUT = do_POST = _answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/x"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, method: str) -> Any:
+        """What Schemathesis hands a check: its Response of one request sent now."""
+        import requests
+        from schemathesis.core.transport import Response
+
+        prepared = requests.Request(method, self.url, data=b"{}").prepare()
+        started = time.perf_counter()
+        with requests.Session() as session:
+            raw = session.send(prepared, timeout=10)
+        return Response(
+            status_code=raw.status_code,
+            headers={k: [v] for k, v in raw.headers.items()},
+            content=raw.content,
+            request=prepared,
+            elapsed=time.perf_counter() - started,
+            verify=True,
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("method", "slow", "reported", "calls"),
+    [
+        ("PUT", 1, False, 2),  # slow once: timed again, a busy moment
+        ("GET", 1, False, 2),
+        ("PUT", 2, True, 2),  # slow again: a slow endpoint
+        ("POST", 1, True, 1),  # not idempotent: never sent twice
+    ],
+)
+def test_response_time_budget_times_idempotent_requests_again(
+    monkeypatch: pytest.MonkeyPatch, method: str, slow: int, reported: bool, calls: int
+) -> None:
+    from verifiers.fuzz.checks import response_time_budget
+
+    monkeypatch.setenv("COVENANT_FUZZ_RESPONSE_BUDGET_S", "0.3")
+    server = _SlowThenFast(slow, delay=0.6)
+    try:
+        response = server.answer(method)
+        assert response.elapsed > 0.3
+        if reported:
+            with pytest.raises(AssertionError, match=r"over the 0\.300s budget"):
+                response_time_budget(None, response, None)
+        else:
+            assert response_time_budget(None, response, None) is None
+        assert server.calls == calls
+    finally:
+        server.close()

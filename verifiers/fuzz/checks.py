@@ -1,7 +1,9 @@
 """Covenant's own Schemathesis checks, loaded into the Schemathesis CLI through
 ``SCHEMATHESIS_HOOKS=verifiers.fuzz.checks`` (the documented extension point).
 
-- ``response_time_budget``: each response within ``COVENANT_FUZZ_RESPONSE_BUDGET_S``.
+- ``response_time_budget``: each response within ``COVENANT_FUZZ_RESPONSE_BUDGET_S``;
+  a slow answer to an idempotent request is timed once more before it is
+  reported, so a machine busy for a moment is not taken for a slow endpoint.
 - ``no_stack_traces_or_secrets``: error bodies carry no stack trace, no
   exception dump and nothing that looks like a credential.
 - ``problem_document_shape``: where the spec promises ``application/problem+json``
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import Any
 
 import schemathesis
@@ -42,13 +45,40 @@ def _budget() -> float:
     return float(os.environ.get("COVENANT_FUZZ_RESPONSE_BUDGET_S", "2.0"))
 
 
+#: RFC 9110 section 9.2.2: sending these twice has the effect of sending them once.
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}
+
+
+def _timed_again(response: Any, budget: float) -> float | None:
+    """Seconds the same idempotent request takes when sent once more; None when it
+    cannot be replayed (not idempotent, or no answer at all)."""
+    import requests  # Schemathesis's own transport; its PreparedRequest is replayable
+
+    request = getattr(response, "request", None)
+    if request is None or str(request.method).upper() not in _IDEMPOTENT:
+        return None
+    with requests.Session() as session:
+        started = time.perf_counter()
+        try:
+            session.send(
+                request.copy(), timeout=budget * 5 + 5, verify=bool(response.verify)
+            ).close()
+        except requests.RequestException:
+            return None
+        return time.perf_counter() - started
+
+
 @schemathesis.check
 def response_time_budget(ctx: Any, response: Any, case: Any) -> bool | None:
     budget = _budget()
     elapsed = float(response.elapsed)
-    if elapsed > budget:
-        raise AssertionError(f"answered in {elapsed:.3f}s, over the {budget:.3f}s budget")
-    return None
+    if elapsed <= budget:
+        return None
+    again = _timed_again(response, budget)
+    if again is not None and again <= budget:
+        return None  # a moment of a busy machine, not a slow endpoint
+    shown = f"{elapsed:.3f}s" + (f", and {again:.3f}s when sent again" if again is not None else "")
+    raise AssertionError(f"answered in {shown}, over the {budget:.3f}s budget")
 
 
 @schemathesis.check
