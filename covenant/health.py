@@ -15,6 +15,7 @@ import httpx
 import psycopg
 
 from covenant.endpoints import READY_PATHS, Endpoint
+from covenant.tls import default_ssl_context
 
 __all__ = ["ProbeResult", "probe", "probe_all", "probe_sync"]
 
@@ -88,7 +89,9 @@ async def _probe_http(endpoint: Endpoint, timeout: float) -> str | None:
     headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else {}
     url = endpoint.target + READY_PATHS.get(endpoint.name, "/")
     auth = httpx.BasicAuth(*endpoint.basic_auth) if endpoint.basic_auth else None
-    async with httpx.AsyncClient(timeout=timeout, headers=headers, auth=auth) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, headers=headers, auth=auth, verify=default_ssl_context()
+    ) as client:
         response = await client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code} from {READY_PATHS.get(endpoint.name)}")

@@ -38,6 +38,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker._webhook_hosts import host_allowed
+from covenant.tls import default_ssl_context
 
 if TYPE_CHECKING:
     from contracts.broker._web import BrokerContext
@@ -379,6 +380,18 @@ class DeliveryWorker:
     def __init__(self, context: BrokerContext) -> None:
         self.context = context
         self.tasks: set[asyncio.Task[None]] = set()
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _slot(self) -> asyncio.Semaphore:
+        """At most ``broker.webhook_concurrency`` deliveries use the database and the
+        network at once; the others wait here holding nothing. Without the bound, a
+        publish that fires a hundred webhooks (or a hundred retrying ones) takes the
+        whole connection pool, and every request behind it waits for seconds.
+        One semaphore per event loop: tests run the app in several."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.context.config.webhook_concurrency))
+        return self._slots[1]
 
     # -- configuration ----------------------------------------------------------
 
@@ -521,41 +534,46 @@ class DeliveryWorker:
             log.exception("webhooks: delivery %s interrupted", delivery_id)
 
     async def _deliver(self, delivery_id: int, *, owned: bool) -> None:
-        row = await self._claim(delivery_id, 1 if owned else 0)
-        if row is None:
-            return
-        async with (
-            self.context.database.reading() as conn,
-            conn.cursor(row_factory=dict_row) as cur,
-        ):
-            await cur.execute("SELECT * FROM broker.webhooks WHERE id = %s", (row["webhook_id"],))
-            hook = await cur.fetchone()
-            if hook is None:
+        async with self._slot():
+            row = await self._claim(delivery_id, 1 if owned else 0)
+            if row is None:
                 return
-            data = await self._resolve(conn, row["event_name"], row["payload"])
+            async with (
+                self.context.database.reading() as conn,
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                await cur.execute(
+                    "SELECT * FROM broker.webhooks WHERE id = %s", (row["webhook_id"],)
+                )
+                hook = await cur.fetchone()
+                if hook is None:
+                    return
+                data = await self._resolve(conn, row["event_name"], row["payload"])
         request = hook["request"]
         secrets = secret_values(request)
         prepared = render_request(request, data.values())
         logs = str(row["logs"])
         attempt = int(row["attempts"])
         if attempt >= self.max_attempts:  # interrupted after its last attempt
-            await self._record(delivery_id, "failed", attempt, None, logs)
+            async with self._slot():
+                await self._record(delivery_id, "failed", attempt, None, logs)
             return
         while attempt < self.max_attempts:
             attempt += 1
-            if attempt > 1:
-                await self._claim(delivery_id, attempt)
-            result = await self.attempt(prepared)
-            lines = self._log_attempt(attempt, prepared, result)
-            done = result.success or attempt >= self.max_attempts
-            wait = 0.0 if done else self._backoff(attempt)
-            if not done:
-                lines.append(f"[{_now()}] retrying in {wait:g} s")
-            elif not result.success:
-                lines.append(f"[{_now()}] giving up after {attempt} attempt(s)")
-            logs = scrub(logs + "\n".join(lines) + "\n", secrets)
-            status = "succeeded" if result.success else ("failed" if done else "pending")
-            await self._record(delivery_id, status, attempt, result.status, logs)
+            async with self._slot():  # released while waiting to retry
+                if attempt > 1:
+                    await self._claim(delivery_id, attempt)
+                result = await self.attempt(prepared)
+                lines = self._log_attempt(attempt, prepared, result)
+                done = result.success or attempt >= self.max_attempts
+                wait = 0.0 if done else self._backoff(attempt)
+                if not done:
+                    lines.append(f"[{_now()}] retrying in {wait:g} s")
+                elif not result.success:
+                    lines.append(f"[{_now()}] giving up after {attempt} attempt(s)")
+                logs = scrub(logs + "\n".join(lines) + "\n", secrets)
+                status = "succeeded" if result.success else ("failed" if done else "pending")
+                await self._record(delivery_id, status, attempt, result.status, logs)
             log.info(
                 "webhooks: %s %s attempt %d/%d -> %s",
                 hook["id"],
@@ -625,7 +643,9 @@ class DeliveryWorker:
         try:
             async with asyncio.timeout(timeout):
                 async with (
-                    httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                    httpx.AsyncClient(
+                        timeout=timeout, follow_redirects=False, verify=default_ssl_context()
+                    ) as client,
                     client.stream(
                         prepared.method,
                         prepared.url,

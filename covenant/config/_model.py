@@ -257,6 +257,13 @@ class BrokerConfig(_Strict):
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Webhook deliveries in progress at once; the others wait their turn"
+        " (keeps the database pool free for requests).",
+    )
     database_timeout_s: float = Field(
         default=15.0,
         gt=0,

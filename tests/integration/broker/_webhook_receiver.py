@@ -32,13 +32,18 @@ class Receiver:
     """``with Receiver() as r: r.url``; answers ``statuses`` in turn (then the last one).
 
     ``hang=True`` never answers (until the receiver closes); ``echo_headers`` puts
-    the request headers into the response body (to check the broker scrubs them).
+    the request headers into the response body (to check the broker scrubs them);
+    ``delay_s`` holds each answer that long, and ``peak`` is the most requests
+    that were in progress at once.
     """
 
     statuses: list[int] = field(default_factory=lambda: [200])
     hang: bool = False
     echo_headers: bool = False
+    delay_s: float = 0.0
     requests: list[Received] = field(default_factory=list)
+    peak: int = 0
+    _active: int = 0
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _closing: threading.Event = field(default_factory=threading.Event)
@@ -62,6 +67,17 @@ class Receiver:
                         Received(self.command, self.path, dict(self.headers.items()), body)
                     )
                     index = len(receiver.requests) - 1
+                    receiver._active += 1
+                    receiver.peak = max(receiver.peak, receiver._active)
+                try:
+                    self._answer(index)
+                finally:
+                    with receiver._lock:
+                        receiver._active -= 1
+
+            def _answer(self, index: int) -> None:
+                if receiver.delay_s:
+                    receiver._closing.wait(receiver.delay_s)
                 if receiver.hang:
                     receiver._closing.wait(30)
                     return
@@ -95,6 +111,16 @@ class Receiver:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def wait_until_active(self, count: int, timeout: float = 20) -> None:
+        """Until ``count`` requests are in progress at once."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._active >= count:
+                    return
+            time.sleep(0.02)
+        raise AssertionError(f"never {count} requests in progress at once (peak {self.peak})")
 
     def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
         deadline = time.monotonic() + timeout

@@ -427,6 +427,24 @@ def test_fires_on_a_real_publish_with_template_parameters(broker: Broker) -> Non
         assert len(receiver.requests) == 1
 
 
+def test_deliveries_in_progress_are_bounded_by_webhook_concurrency(broker: Broker) -> None:
+    """A publish that fires many webhooks must not take the whole database pool:
+    at most ``broker.webhook_concurrency`` (4) deliveries run at once, every one
+    is delivered, and the broker answers other requests meanwhile."""
+    consumer = unique("many-hooks")
+    with broker.client() as client, Receiver(delay_s=0.5) as receiver:
+        publish(client, consumer, unique("provider"), "0.0.1")  # the pacticipant exists
+        for index in range(12):
+            create(client, webhook(receiver.url + f"/slow/{index}", consumer=consumer))
+        publish(client, consumer, unique("provider"), "1.0.0")
+        receiver.wait_until_active(2)
+        # Deliveries are in progress; the broker still serves reads and writes.
+        assert client.get("/pacticipants").status_code == 200
+        publish(client, consumer, unique("provider"), "1.0.1")
+        receiver.wait_for(24, timeout=90)
+    assert 2 <= receiver.peak <= 4, receiver.peak
+
+
 def test_content_changed_only_when_the_content_changes(broker: Broker) -> None:
     consumer, provider = unique("wh-chg-c"), unique("wh-chg-p")
     with broker.client() as client, Receiver() as receiver:
