@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
+from covenant.tls import default_ssl_context
 from schedules._model import Check, Expectation
 from schedules._probes import Engines, Probe, ProbeError, make_probe
 from schedules._traffic import TrafficError, send_kafka, send_sql
@@ -158,7 +159,9 @@ async def run_check(
     probes = [(e, make_probe(e, engines, values)) for e in check.expect]
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
-            client = await stack.enter_async_context(httpx.AsyncClient())
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(verify=default_ssl_context())
+            )
         try:
             await asyncio.gather(*(p.prepare(client) for _, p in probes))
         except ProbeError as exc:
