@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PACT_DO_NOT_TRACK := true
 
-.PHONY: help setup system python reference pacts demo test lint typecheck unit integration stack-down clean
+.PHONY: help setup system python reference pacts demo test flake lint typecheck unit integration stack-down clean
 
 help:
 	@echo "make demo   - set up, start the local stack, serve covenant, show every engine healthy"
 	@echo "make test   - set up, then ruff, mypy and the whole pytest suite (unit + integration)"
 	@echo "make pacts  - regenerate contracts/pacts/ from the consumer tests"
+	@echo "make flake  - the integration tests RUNS times (default 5), each test's failure rate (HOG=2: CPU load)"
 	@echo "make lint | typecheck | unit | integration | stack-down | clean"
 
 setup: system python reference
@@ -45,6 +46,12 @@ integration: setup
 
 test: setup
 	@bash scripts/test.sh
+
+# Flakiness: RUNS runs of the integration tests, HOG processes spinning beside them.
+RUNS ?= 5
+HOG ?= 0
+flake: setup
+	$(BIN)/python bench/flake.py --runs $(RUNS) --hog $(HOG)
 
 stack-down:
 	$(BIN)/covenant stack down
