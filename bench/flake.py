@@ -7,7 +7,7 @@ the tests that talk to real engines) writing a JUnit report; the summary lists
 every test that failed or errored at least once, with its rate, and the wall
 time of each run. ``--hog N`` keeps N processes spinning on the CPU for the
 whole measurement, as a busy CI machine would (they are stopped at the end,
-also on Ctrl-C). ``COVENANT_SCHEDULER_SOAK_S`` is passed through, so the
+also on Ctrl-C). ``TEST_SCHEDULER_SOAK_S`` is passed through, so the
 ten-minute soak can be shortened for a quick measure. Exit status: 0 when
 every run passed, 1 otherwise. Measures; asserts nothing about time.
 

@@ -1,7 +1,9 @@
 """Scheduled checks in ``covenant serve``: several instances, exactly once, none missed.
 
-``COVENANT_SCHEDULER_SOAK_S`` sets how long the two-instance run lasts (the
-acceptance run is ten minutes, the default).
+``TEST_SCHEDULER_SOAK_S`` sets how long the two-instance run lasts (the
+acceptance run is ten minutes, the default). Not ``COVENANT_...``: every
+``COVENANT_*`` variable is a configuration override, and an unknown one is an
+error in every ``covenant`` command the tests start.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from tests.integration.broker.conftest import fresh_database
 from tests.integration.conftest import RunningStack, make_state_dir, stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
-SOAK_S = float(os.environ.get("COVENANT_SCHEDULER_SOAK_S", "600"))
+SOAK_S = float(os.environ.get("TEST_SCHEDULER_SOAK_S", "600"))
 
 
 def sql_check(name: str, interval: str, *, seen: bool = True, jitter: str = "0.5s") -> dict:
