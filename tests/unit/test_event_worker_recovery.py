@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from event_worker import worker as worker_module
 from event_worker.http import HEALTH_SCHEMA, OPENAPI, create_app
@@ -33,7 +34,7 @@ from event_worker.worker import (
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-TP = (EVENT_SCRAPED_TOPIC, 0)
+TP = TopicPartition(EVENT_SCRAPED_TOPIC, 0)
 
 
 def seeded(seed: int) -> random.Random:
@@ -148,9 +149,16 @@ class FakeBroker:
     join_hangs: bool = False
     consumers: list[FakeConsumer] = field(default_factory=list)
     ensured: int = 0
+    #: event.scraped's partitions, and the one new messages land on.
+    partitions: int = 1
+    lands_on: int = 0
+    #: Bumped on every restart: the group members of an earlier broker are unknown.
+    epoch: int = 0
 
     def restart(self) -> None:
         self.topics, self.messages, self.up = set(), [], True
+        self.partitions, self.lands_on = 1, 0
+        self.epoch += 1
 
     def produce(self) -> uuid.UUID:
         event_id = uuid.uuid4()
@@ -174,13 +182,22 @@ class FakeConsumer:
         self.assigned: set[Any] = set()
         self.at = 0
         self.seeks = 0
+        self.epoch = -1
 
     async def start(self) -> None:
         if not self.broker.up:
             raise KafkaConnectionError("Unable to bootstrap from 127.0.0.1:9")
         if self.broker.join_hangs:
             await _forever()
-        self.assigned = {TP}
+        # The only member of the group: it gets every partition of the topic.
+        self.assigned = {
+            TopicPartition(EVENT_SCRAPED_TOPIC, p) for p in range(self.broker.partitions)
+        }
+        self.epoch = self.broker.epoch
+
+    @property
+    def _tp(self) -> TopicPartition:
+        return TopicPartition(EVENT_SCRAPED_TOPIC, self.broker.lands_on)
 
     async def stop(self) -> None:
         if self.broker.stop_hangs:
@@ -190,28 +207,40 @@ class FakeConsumer:
 
     async def getmany(self, *partitions: Any, timeout_ms: int = 0) -> dict[Any, list[Any]]:
         await asyncio.sleep(0.005)
-        if not self.broker.up or not self.assigned or self.at >= len(self.broker.messages):
+        if not self.broker.up or self._tp not in self.assigned:
+            return {}
+        if self.at >= len(self.broker.messages):
             return {}
         records = [
             Record(value, offset)
             for offset, value in enumerate(self.broker.messages[self.at :], self.at)
         ]
         self.at = len(self.broker.messages)
-        return {TP: records}
+        return {self._tp: records}
 
     def assignment(self) -> set[Any]:
+        # As aiokafka's: kept while the member rejoins after a broker restart.
         return set(self.assigned)
 
+    def in_group(self) -> bool:
+        return bool(self.assigned) and self.epoch == self.broker.epoch
+
     async def topics(self) -> set[str]:
+        return set(await self.topic_partitions())
+
+    async def topic_partitions(self) -> dict[str, set[int]]:
         if not self.broker.up:
             await _forever()  # a request to a dead broker: only our timeout ends it
-        return set(self.broker.topics)
+        return {
+            t: set(range(self.broker.partitions)) if t == EVENT_SCRAPED_TOPIC else {0}
+            for t in self.broker.topics
+        }
 
     async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
-        return {p: len(self.broker.messages) for p in partitions}
+        return {p: len(self.broker.messages) if p == self._tp else 0 for p in partitions}
 
     async def position(self, partition: Any) -> int:
-        return self.at
+        return self.at if partition == self._tp else 0
 
     async def seek_to_beginning(self, *partitions: Any) -> None:
         self.at = 0
@@ -284,6 +313,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
         "CONNECT_TIMEOUT_S": 0.5,
         "JOIN_TIMEOUT_S": 0.5,
         "STUCK_AFTER_S": 0.5,
+        "REJOIN_TIMEOUT_S": 0.5,
         "POLL_MS": 5,
         "POLL_TIMEOUT_S": 0.5,
         "COMMIT_TIMEOUT_S": 0.2,
@@ -410,6 +440,56 @@ def test_a_lost_topic_makes_a_new_session_that_creates_it() -> None:
         r.broker.topics = {EVENT_SCRAPED_TOPIC}
         await r.until(lambda: EVENT_PROCESSED_TOPIC in r.broker.topics, "the topic re-created")
         await r.consumes("a message after the topic came back")
+
+    r = run_worker(scenario)
+    assert len(r.broker.consumers) == 2
+
+
+def auto_created_by_others(broker: FakeBroker) -> None:
+    """What Tansu does when, after a restart, a producer writes to a topic it lacks:
+    the topic comes back with four partitions and the message lands on the third;
+    another service re-creates event.processed."""
+    broker.topics = {EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC}
+    broker.partitions, broker.lands_on = 4, 2
+
+
+def test_a_restart_during_the_join_with_the_topic_auto_created_by_others() -> None:
+    # The second of two quick restarts came while the consumer joined: its join
+    # completed against the old broker, so it holds event.scraped[0] of a topic the
+    # new broker does not have, and aiokafka keeps that assignment while it tries to
+    # rejoin. Then a producer auto-creates the topic with other partitions and the
+    # message lands where nobody reads: topics exist, partition 0 has nothing waiting.
+    async def scenario(r: Running) -> None:
+        await r.consumes("the first message")
+        r.broker.restart()  # the broker forgot the member, its topics and offsets
+        auto_created_by_others(r.broker)
+        await r.consumes("a message on a partition the old assignment does not cover")
+
+    r = run_worker(scenario)
+    assert len(r.broker.consumers) >= 2, "the stale consumer was kept"
+    assert r.broker.consumers[-1].assigned == {
+        TopicPartition(EVENT_SCRAPED_TOPIC, p) for p in range(4)
+    }
+
+
+def test_a_member_the_coordinator_forgot_is_not_reported_consuming() -> None:
+    async def scenario(r: Running) -> None:
+        await r.consumes("the first message")
+        first = r.broker.consumers[-1]
+        r.broker.epoch += 1  # the broker restarted; its topics came back the same
+        await r.until(lambda: r.worker.kafka.state == "joining", "joining while rejoining")
+        assert first.assigned, "the assignment is kept during the rejoin"
+        await r.until(lambda: len(r.broker.consumers) >= 2, "a new consumer")
+        await r.consumes("a message read by the new member")
+
+    run_worker(scenario)
+
+
+def test_a_topic_re_created_with_other_partitions_makes_a_new_session() -> None:
+    async def scenario(r: Running) -> None:
+        await r.consumes("the first message")
+        r.broker.partitions, r.broker.messages, r.broker.lands_on = 4, [], 2
+        await r.consumes("a message on a new partition")
 
     r = run_worker(scenario)
     assert len(r.broker.consumers) == 2

@@ -145,7 +145,14 @@ class KafkaConsumerLike(Protocol):
     async def stop(self) -> None: ...
     async def getmany(self, *partitions: Any, timeout_ms: int = 0) -> dict[Any, list[Any]]: ...
     def assignment(self) -> set[Any]: ...
-    async def topics(self) -> set[str]: ...
+    def in_group(self) -> bool:
+        """Whether the group coordinator knows this member in a settled generation."""
+        ...
+
+    async def topic_partitions(self) -> dict[str, set[int]]:
+        """The broker's topics and their partitions, asked now (not from a cache)."""
+        ...
+
     async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]: ...
     async def position(self, partition: Any) -> int: ...
     async def seek_to_beginning(self, *partitions: Any) -> Any: ...
@@ -193,7 +200,7 @@ class AioKafkaClients:
                 await admin.close()
 
     def consumer(self) -> KafkaConsumerLike:
-        consumer: KafkaConsumerLike = AIOKafkaConsumer(
+        consumer: KafkaConsumerLike = _GroupConsumer(
             EVENT_SCRAPED_TOPIC,
             bootstrap_servers=self.brokers,
             group_id=self.group_id,
@@ -209,6 +216,39 @@ class AioKafkaClients:
     def producer(self) -> KafkaProducerLike:
         producer: KafkaProducerLike = AIOKafkaProducer(bootstrap_servers=self.brokers)
         return producer
+
+
+class _GroupConsumer(AIOKafkaConsumer):
+    """``AIOKafkaConsumer`` that also tells whether its group membership is real.
+
+    After a broker restart aiokafka keeps the partitions it was assigned while it
+    rejoins the group in the background: ``assignment()`` alone says nothing about
+    whether the (new) broker's coordinator knows this member."""
+
+    def in_group(self) -> bool:
+        coordinator = getattr(self, "_coordinator", None)
+        subscription = self._subscription.subscription
+        if coordinator is None or subscription is None or not coordinator.member_id:
+            return False
+        if coordinator.generation < 0:
+            return False
+        return not bool(coordinator.need_rejoin(subscription))
+
+    async def topic_partitions(self) -> dict[str, set[int]]:
+        cluster = await self._client.fetch_all_metadata()
+        return {t: set(cluster.partitions_for_topic(t) or ()) for t in cluster.topics()}
+
+
+@dataclass
+class _SessionView:
+    """What one session's liveness checks remember."""
+
+    #: Partition -> (position, when first seen there), for ``stuck``.
+    progress: dict[Any, tuple[int, float]]
+    #: ``event.scraped``'s partitions on the broker when the session first checked.
+    partitions: set[int] | None = None
+    #: A check passed with partitions assigned: the consumer reads the current broker.
+    verified: bool = False
 
 
 class Worker:
@@ -416,11 +456,16 @@ class Worker:
         """Handle records; every few seconds make sure the broker still has our data.
 
         Raises (so that ``run`` starts a new session) when no partition is assigned
-        within ``JOIN_TIMEOUT_S``, when the broker lost a topic, or when the
-        consumer stopped moving; a position beyond the end offset is reset."""
+        within ``JOIN_TIMEOUT_S``, when the group coordinator has not known this
+        member for ``REJOIN_TIMEOUT_S``, when the broker lost a topic or re-created
+        it with other partitions, or when the consumer stopped moving; a position
+        beyond the end offset is reset. ``consuming`` is reported only once a
+        liveness check against the current broker passed, with partitions assigned
+        and the member known to the group."""
         unassigned_since: float | None = time.monotonic()
-        checked = time.monotonic()
-        progress: dict[Any, tuple[int, float]] = {}
+        outside_since: float | None = None
+        checked = float("-inf")  # the first check comes right after the join
+        view = _SessionView(progress={})
         while True:
             async with asyncio.timeout(POLL_TIMEOUT_S):
                 batches = await consumer.getmany(timeout_ms=POLL_MS)
@@ -431,29 +476,49 @@ class Worker:
                     handled += 1
             if handled:
                 await self._commit(consumer)
+            if time.monotonic() - checked >= LIVENESS_CHECK_S:
+                await self._check_broker(consumer, view)
+                checked = time.monotonic()
             now = time.monotonic()
-            if consumer.assignment():
+            assigned = bool(consumer.assignment())
+            member = consumer.in_group()
+            if assigned:
                 unassigned_since = None
+            elif unassigned_since is None:
+                unassigned_since = now
+            if member:
+                outside_since = None
+            elif outside_since is None:
+                outside_since = now
+            if assigned and member and view.verified:
                 if not self.kafka.healthy:
                     self._set_kafka("consuming")
                     self.backoff.reset()
                     log(
                         "info", "consuming", topic=EVENT_SCRAPED_TOPIC, group=self.settings.group_id
                     )
-            else:
-                if unassigned_since is None:
-                    unassigned_since = now
-                if self.kafka.healthy:
-                    self._set_kafka("joining")
+                continue
+            if self.kafka.healthy:
+                self._set_kafka("joining")
+                if not assigned:
                     log("warn", "partitions revoked; rejoining the consumer group")
-                if now - unassigned_since >= JOIN_TIMEOUT_S:
-                    raise KafkaError(
-                        f"no partition assigned within {JOIN_TIMEOUT_S:g} s: the group"
-                        " coordinator is gone or the group does not settle"
+                else:
+                    log(
+                        "warn",
+                        "the group coordinator no longer knows this member (the broker"
+                        " restarted?); rejoining the consumer group",
                     )
-            if now - checked >= LIVENESS_CHECK_S:
-                progress = await self._check_broker(consumer, progress)
-                checked = time.monotonic()
+            if unassigned_since is not None and now - unassigned_since >= JOIN_TIMEOUT_S:
+                raise KafkaError(
+                    f"no partition assigned within {JOIN_TIMEOUT_S:g} s: the group"
+                    " coordinator is gone or the group does not settle"
+                )
+            if assigned and outside_since is not None and now - outside_since >= REJOIN_TIMEOUT_S:
+                raise KafkaError(
+                    f"the group coordinator has not known this member for {REJOIN_TIMEOUT_S:g} s"
+                    " while partitions stay assigned: the broker restarted and the rejoin"
+                    " does not complete"
+                )
 
     async def _commit(self, consumer: KafkaConsumerLike) -> None:
         try:
@@ -464,17 +529,34 @@ class Worker:
             # uncommitted messages again (storing is idempotent).
             log("warn", "offsets not committed", error=_describe(exc))
 
-    async def _check_broker(
-        self, consumer: KafkaConsumerLike, progress: dict[Any, tuple[int, float]]
-    ) -> dict[Any, tuple[int, float]]:
+    async def _check_broker(self, consumer: KafkaConsumerLike, view: _SessionView) -> None:
         async with asyncio.timeout(LIVENESS_TIMEOUT_S):
-            topics = set(await consumer.topics())
-            missing = sorted({EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC} - topics)
+            topics = await consumer.topic_partitions()
+            missing = sorted(
+                t for t in (EVENT_SCRAPED_TOPIC, EVENT_PROCESSED_TOPIC) if not topics.get(t)
+            )
             if missing:
                 raise KafkaError(f"the broker lost topic {', '.join(missing)}")
+            partitions = topics[EVENT_SCRAPED_TOPIC]
+            if view.partitions is None:
+                view.partitions = partitions
+            elif partitions != view.partitions:
+                # A broker that restarted without its data and got the topic back from
+                # someone else (a producer's auto-creation) with other partitions: the
+                # assignment made for the old topic misses the new partitions.
+                raise KafkaError(
+                    f"{EVENT_SCRAPED_TOPIC} now has partitions {sorted(partitions)} (was"
+                    f" {sorted(view.partitions)}): the broker re-created the topic"
+                )
             assigned = list(consumer.assignment())
             if not assigned:
-                return {}
+                view.progress = {}
+                return
+            gone = [tp for tp in assigned if _partition_id(tp) not in partitions]
+            if gone:
+                raise KafkaError(
+                    f"the broker has no partition {', '.join(_partition(tp) for tp in gone)}"
+                )
             ends = await consumer.end_offsets(assigned)
             positions = {tp: await consumer.position(tp) for tp in assigned}
         lost = beyond_end(positions, ends)
@@ -489,14 +571,15 @@ class Worker:
             )
             async with asyncio.timeout(LIVENESS_TIMEOUT_S):
                 await consumer.seek_to_beginning(*lost)
-            return {}
-        progress, late = stuck(progress, positions, ends, time.monotonic(), STUCK_AFTER_S)
+            view.progress = {}
+            return
+        view.progress, late = stuck(view.progress, positions, ends, time.monotonic(), STUCK_AFTER_S)
         if late:
             raise KafkaError(
                 f"{', '.join(_partition(tp) for tp in late)} has messages waiting but the"
                 f" consumer has not moved for {STUCK_AFTER_S:g} s"
             )
-        return progress
+        view.verified = True
 
 
 #: Seconds between checks that the broker still holds the consumed topic.
@@ -509,6 +592,10 @@ CONNECT_TIMEOUT_S = 15.0
 #: than the group's session timeout (10 s), during which a rejoin may wait for a
 #: member that vanished to be evicted.
 JOIN_TIMEOUT_S = 30.0
+#: Longest time partitions may stay assigned to a member the group coordinator does
+#: not know (aiokafka rejoining in the background after a broker restart) before a
+#: new consumer is made: the session timeout (10 s) plus a margin.
+REJOIN_TIMEOUT_S = 12.0
 #: A consumer with messages waiting that has not moved for this long is replaced.
 STUCK_AFTER_S = 20.0
 #: Longest time for one poll, one commit, one event.processed send, one close.
@@ -568,6 +655,11 @@ def _describe(exc: BaseException) -> str:
 
 def _partition(tp: Any) -> str:
     return f"{getattr(tp, 'topic', tp)}[{getattr(tp, 'partition', '?')}]"
+
+
+def _partition_id(tp: Any) -> int | None:
+    partition = getattr(tp, "partition", None)
+    return partition if isinstance(partition, int) else None
 
 
 def _json_bytes(value: dict[str, object]) -> bytes:
