@@ -38,9 +38,9 @@ from contracts.broker._matrix_query import MatrixQuery, Selector, _params  # noq
 from contracts.broker._selectors import _SQL as FOR_VERIFICATION_SQL  # noqa: E402
 from contracts.broker._selectors import parse_request  # noqa: E402
 from covenant.app import BackgroundServer, create_app  # noqa: E402
-from covenant.config import CovenantConfig, load_config  # noqa: E402
+from covenant.kernel.config import CovenantConfig, load_config  # noqa: E402
+from covenant.kernel.stackstate import load_state  # noqa: E402
 from covenant.stack.manager import StackManager  # noqa: E402
-from covenant.stack.state import load_state  # noqa: E402
 
 CONSUMERS = 100
 PROVIDERS = 100

@@ -30,7 +30,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from covenant.config import load_config  # noqa: E402
+from covenant.kernel.config import load_config  # noqa: E402
 from schedules import CheckRun, engines_for, load_checks, run_check  # noqa: E402
 
 TARGET_OVERHEAD_S = 1.0

@@ -24,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from covenant.config import load_config  # noqa: E402
+from covenant.kernel.config import load_config  # noqa: E402
+from covenant.kernel.stackstate import load_state  # noqa: E402
 from covenant.stack.manager import StackManager  # noqa: E402
-from covenant.stack.state import load_state  # noqa: E402
 
 PHASES = "examples,coverage,fuzzing"
 SEED = "1234"

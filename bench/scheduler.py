@@ -28,7 +28,7 @@ from pydantic import SecretStr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from covenant.config import load_config  # noqa: E402
+from covenant.kernel.config import load_config  # noqa: E402
 from schedules import CheckScheduler, engines_for  # noqa: E402
 
 BENCH_DATABASE = "covenant_bench_scheduler"

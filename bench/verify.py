@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from contracts.paths import PACTS_DIR  # noqa: E402
-from covenant.config import load_config  # noqa: E402
+from covenant.kernel.config import load_config  # noqa: E402
+from covenant.kernel.stackstate import load_state  # noqa: E402
 from covenant.stack.manager import StackManager  # noqa: E402
-from covenant.stack.state import load_state  # noqa: E402
 from verifiers.provider import VerifyOptions, verify_provider  # noqa: E402
 
 PACT = PACTS_DIR / "web-client-hono-api.json"

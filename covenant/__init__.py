@@ -1,12 +1,11 @@
 """Covenant: keeps a system of services honest from the contract to the alert.
 
-The public surface of the shell is small on purpose: the configuration loader
-and the error tree. Everything else is reached through the ``covenant`` CLI or
-the HTTP API.
+This package holds the bottom and the top floor: :mod:`covenant.kernel` (what
+every capability stands on) and the shell (:mod:`covenant.cli`,
+:mod:`covenant.app`, :mod:`covenant.stack`). It imports nothing itself, so
+importing the kernel never pulls in the shell. See the README's Architecture.
 """
 
-from covenant.errors import CovenantError, ErrorKind
-
-__all__ = ["CovenantError", "ErrorKind", "__version__"]
+__all__ = ["__version__"]
 
 __version__ = "0.1.0"

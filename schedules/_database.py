@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from covenant import migrations
+from covenant.kernel import migrations
 
 __all__ = ["UNAVAILABLE", "ChecksDatabase"]
 

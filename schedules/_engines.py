@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from covenant.config import CovenantConfig
-from covenant.endpoints import resolve_endpoints
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import resolve_endpoints
 from schedules._probes import Engines
 
 __all__ = ["engines_for"]

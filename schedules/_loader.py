@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from covenant.yamlpos import (
+from covenant.kernel.yamlpos import (
     KeyPath,
     PositionedDocument,
     YamlSyntaxError,

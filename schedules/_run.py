@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
-from covenant.tls import default_ssl_context
+from covenant.kernel.tls import default_ssl_context
 from schedules._model import Check, Expectation
 from schedules._probes import Engines, Probe, ProbeError, make_probe
 from schedules._traffic import TrafficError, send_kafka, send_sql

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from schedules._claims import ClaimStore, slot_of
 from schedules._database import ChecksDatabase
 from schedules._engines import engines_for

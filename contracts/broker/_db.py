@@ -1,7 +1,7 @@
 """The broker's PostgreSQL: an async connection pool and versioned SQL migrations.
 
 Migrations are ``migrations/NNNN_name.sql`` in the ``broker`` schema, applied
-by :mod:`covenant.migrations` (ordered, recorded, once under concurrency).
+by :mod:`covenant.kernel.migrations` (ordered, recorded, once under concurrency).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from covenant import migrations
-from covenant.errors import EngineError, ErrorKind
+from covenant.kernel import migrations
+from covenant.kernel.errors import EngineError, ErrorKind
 
 __all__ = [
     "MIGRATIONS_DIR",

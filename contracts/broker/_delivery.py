@@ -38,7 +38,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker._webhook_hosts import host_allowed
-from covenant.tls import default_ssl_context
+from covenant.kernel.tls import default_ssl_context
 
 if TYPE_CHECKING:
     from contracts.broker._web import BrokerContext

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from contracts.broker._db import BrokerDatabase
-from covenant.config import BrokerConfig
+from covenant.kernel.config import BrokerConfig
 
 __all__ = [
     "HAL_JSON",

@@ -24,7 +24,7 @@ from contracts.broker import (
 from contracts.broker._db import BrokerDatabase, DatabaseTimeout
 from contracts.broker._openapi import document_broker_operations
 from contracts.broker._web import BrokerContext, BrokerError
-from covenant.config import BrokerConfig
+from covenant.kernel.config import BrokerConfig
 
 __all__ = ["install_broker"]
 

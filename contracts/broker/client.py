@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from contracts.pactfile import DEFAULT_LIMITS, PactFile, ReadLimits, read_pact_files
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 __all__ = [
     "BrokerClient",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from covenant.config import PactsConfig
+from covenant.kernel.config import PactsConfig
 
 __all__ = ["DEFAULT_LIMITS", "ReadLimits", "limits_for"]
 

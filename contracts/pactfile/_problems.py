@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 __all__ = ["MalformedPact", "PactProblem"]
 

@@ -16,7 +16,7 @@ from contracts.pactfile._limits import DEFAULT_LIMITS, ReadLimits
 from contracts.pactfile._problems import MalformedPact, PactProblem
 from contracts.pactfile._schemas import SpecVersion
 from contracts.pactfile._validate import check_pact, spec_version
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 __all__ = ["PactFile", "parse_pact", "read_pact_file", "read_pact_files"]
 

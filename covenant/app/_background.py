@@ -9,7 +9,7 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
-from covenant.errors import EngineError
+from covenant.kernel.errors import EngineError
 
 __all__ = ["BackgroundServer"]
 

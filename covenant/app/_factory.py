@@ -17,9 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from covenant import __version__
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint, resolve_endpoints
-from covenant.health import probe_all
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint, resolve_endpoints
+from covenant.kernel.health import probe_all
 from observability.metrics import CovenantMetrics
 
 __all__ = ["create_app"]

@@ -46,7 +46,7 @@ from covenant.app._status_page import (
     StatusView,
     render_status_page,
 )
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from schedules import Check, CheckFileError, LoadedCheck, load_checks, load_file
 
 __all__ = ["CheckStatus", "load_definitions", "status_router"]

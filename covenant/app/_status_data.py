@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from covenant.redact import redact_url
+from covenant.kernel.redact import redact_url
 
 __all__ = [
     "CheckDefinition",

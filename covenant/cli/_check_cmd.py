@@ -12,10 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._common import out, state
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
-    from covenant.config import CovenantConfig
+    from covenant.kernel.config import CovenantConfig
     from schedules import ExpectationResult, LoadedCheck
 
 app = typer.Typer(

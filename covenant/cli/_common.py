@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from covenant.config import CovenantConfig, load_config
+from covenant.kernel.config import CovenantConfig, load_config
 
 __all__ = ["Context", "err", "out", "state"]
 

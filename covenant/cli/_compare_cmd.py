@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 
 from covenant.cli._common import out, state
-from covenant.config import CovenantConfig
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
     from verifiers.compare import CompareResult, OpenApiDocument
@@ -23,7 +23,7 @@ def spec_source(provider: str, config: CovenantConfig) -> str:
 
 
 def _stack_spec_url(provider: str, state_dir: Path) -> str:
-    from covenant.stack.state import load_state
+    from covenant.kernel.stackstate import load_state
 
     engine = provider.replace("-", "_")
     record = load_state(state_dir.resolve()).engines.get(engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from covenant.cli._common import out, state
-from covenant.config import render_config, resolve_config_path
+from covenant.kernel.config import render_config, resolve_config_path
 
 app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 

@@ -7,7 +7,7 @@ import asyncio
 import typer
 
 from covenant.cli._common import out, state
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 app = typer.Typer(help="The broker's PostgreSQL schema.", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ app = typer.Typer(help="The broker's PostgreSQL schema.", no_args_is_help=True)
 def upgrade(ctx: typer.Context) -> None:
     """Apply pending broker migrations (also done automatically by `covenant serve`)."""
     from contracts.broker import BrokerDatabase
-    from covenant.endpoints import resolve_endpoints
+    from covenant.kernel.endpoints import resolve_endpoints
 
     config = state(ctx).config()
     postgres = resolve_endpoints(config).get("postgres")

@@ -12,8 +12,8 @@ from rich.markup import escape
 
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import out
-from covenant.config import REFERENCE_SERVICES
-from covenant.stack.state import StackState
+from covenant.kernel.config import REFERENCE_SERVICES
+from covenant.kernel.stackstate import StackState
 
 ENVIRONMENT = "demo"
 BRANCH = "main"

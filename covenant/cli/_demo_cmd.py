@@ -11,8 +11,8 @@ from rich.table import Table
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state, with_throwaway_token
 from covenant.cli._stack_cmd import _progress
-from covenant.config import REFERENCE_SERVICES
-from covenant.stack.state import load_state
+from covenant.kernel.config import REFERENCE_SERVICES
+from covenant.kernel.stackstate import load_state
 
 STEPS = 5
 

@@ -14,15 +14,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._common import err, out, state, with_throwaway_token
-from covenant.config import CovenantConfig
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
     from verifiers.fuzz import FuzzOptions, FuzzResult
 
 
 def _database_url(config: CovenantConfig) -> str | None:
-    from covenant.endpoints import resolve_endpoints
+    from covenant.kernel.endpoints import resolve_endpoints
 
     postgres = resolve_endpoints(config).get("postgres")
     return postgres.target if postgres else None

@@ -22,7 +22,7 @@ from covenant.cli import (
     _verify_cmd,
 )
 from covenant.cli._common import Context, err
-from covenant.errors import CovenantError, exit_code_for
+from covenant.kernel.errors import CovenantError, exit_code_for
 
 __all__ = ["app", "main"]
 

@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
-from covenant.errors import CovenantError, ErrorKind
-from covenant.stack.state import load_state
+from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.kernel.stackstate import load_state
 
 
 def _stack_url(provider: str, state_dir: Path) -> str | None:

@@ -1,7 +1,6 @@
 """The local stack: real engines on loopback under one state directory.
 
-Public modules: :mod:`covenant.stack.manager` (``StackManager``) and
-:mod:`covenant.stack.state` (the record of what was started). This package
-imports nothing on purpose, so the state can be read without pulling in the
-manager (``covenant.endpoints`` does exactly that).
+Public module: :mod:`covenant.stack.manager` (``StackManager``). The record of
+what was started lives in the kernel (:mod:`covenant.kernel.stackstate`), so the
+endpoint resolver can read it without pulling in the manager.
 """

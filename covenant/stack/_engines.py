@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from covenant.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.endpoints import Endpoint
-from covenant.errors import EngineError
+from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
+from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.errors import EngineError
 from covenant.stack._packages import postgres_bindir
 from covenant.stack._reference import reference_command
 from observability import assets

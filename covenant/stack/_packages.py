@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from covenant.errors import EngineError, MissingPackagesError
+from covenant.kernel.errors import EngineError, MissingPackagesError
 
 __all__ = ["ensure_packages", "find_binary", "postgres_bindir"]
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from covenant.errors import EngineError
+from covenant.kernel.errors import EngineError
 
 __all__ = ["REFERENCE_COMMANDS", "reference_command", "reference_root"]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import httpx
 
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint
-from covenant.errors import EngineError, ErrorKind
-from covenant.health import ProbeResult, probe_sync
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.errors import EngineError, ErrorKind
+from covenant.kernel.health import ProbeResult, probe_sync
+from covenant.kernel.stackstate import EngineRecord, StackState, load_state, save_state
 from covenant.stack import _process
 from covenant.stack._engines import ENGINES, StackContext
 from covenant.stack._packages import ensure_packages
 from covenant.stack._ports import free_port, port_is_free
-from covenant.stack.state import EngineRecord, StackState, load_state, save_state
 
 __all__ = ["EngineStatus", "StackManager"]
 

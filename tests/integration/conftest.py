@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint, resolve_endpoints
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint, resolve_endpoints
+from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
 from covenant.stack.manager import StackManager
-from covenant.stack.state import load_state
 from tests.conftest import wait_until
 
 

@@ -38,8 +38,8 @@ import httpx
 import psycopg
 import pytest
 
+from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
-from covenant.stack.state import load_state
 from schedules import Check, CheckRun, ExpectationResult, RunStore, engines_for, run_check
 from schedules._database import ChecksDatabase
 from tests.conftest import wait_until

@@ -24,10 +24,10 @@ import psycopg
 import pytest
 import yaml
 
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
 from covenant.stack.manager import StackManager
-from covenant.stack.state import load_state
 from schedules import CheckScheduler
 from tests.conftest import wait_until
 from tests.integration.broker.conftest import fresh_database

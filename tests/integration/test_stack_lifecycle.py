@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from covenant.app import create_app
-from covenant.config import STACK_ENGINES
+from covenant.kernel.config import STACK_ENGINES
+from covenant.kernel.stackstate import load_state
 from covenant.stack._process import is_alive
 from covenant.stack.manager import StackManager
-from covenant.stack.state import load_state
 from tests.conftest import wait_until
 from tests.integration.conftest import RunningStack, make_state_dir, stack_config
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from covenant.app import BackgroundServer, create_app
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from schedules import CheckRun, ExpectationResult, RunStore
 from tests.integration.broker._seed_b import publish, verify
 from tests.integration.broker.conftest import fresh_database

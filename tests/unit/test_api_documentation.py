@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from covenant.app import create_app
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint
 
 DSN = "postgresql://u:p@127.0.0.1:9/none"
 

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from covenant import __version__
 from covenant.app import create_app
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint
-from covenant.health import probe_sync
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.health import probe_sync
 
 PASSWORD = "pw"
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from contracts.broker.client import BrokerClient, BrokerRequestError, publish_body, read_pacts
-from covenant.errors import CovenantError, ErrorKind, exit_code_for
+from covenant.kernel.errors import CovenantError, ErrorKind, exit_code_for
 
 TOKEN = "tok-unit-0123456789"
 BASE = "http://broker.test"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from covenant.cli._common import Context
 from covenant.cli._compare_cmd import compare
-from covenant.errors import CovenantError, ErrorKind, exit_code_for
+from covenant.kernel.errors import CovenantError, ErrorKind, exit_code_for
 from covenant.stack._ports import free_port
 from verifiers.compare import (
     CODES,

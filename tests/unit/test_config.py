@@ -1,4 +1,4 @@
-"""covenant.config: load_config precedence, interpolation, errors; render_config masking."""
+"""covenant.kernel.config: load_config precedence, interpolation, errors; render_config masking."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from covenant.config import CovenantConfig, load_config, render_config, resolve_config_path
-from covenant.errors import ConfigError, ErrorKind, exit_code_for
+from covenant.kernel.config import CovenantConfig, load_config, render_config, resolve_config_path
+from covenant.kernel.errors import ConfigError, ErrorKind, exit_code_for
 
 
 @pytest.fixture(autouse=True)
@@ -399,7 +399,7 @@ def test_render_config_masks_a_multi_host_postgres_url() -> None:
 
 
 def test_all_digit_secret_from_the_environment_stays_a_string() -> None:
-    from covenant.config import load_config
+    from covenant.kernel.config import load_config
 
     config = load_config(
         environ={

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from covenant.config import load_config
-from covenant.errors import ConfigError, exit_code_for
+from covenant.kernel.config import load_config
+from covenant.kernel.errors import ConfigError, exit_code_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus" / "config" / "cases.jsonl"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from covenant.errors import ErrorKind, MissingPackagesError
+from covenant.kernel.errors import ErrorKind, MissingPackagesError
 from covenant.stack import _packages
 from covenant.stack._packages import ensure_packages
 from covenant.stack._ports import free_port, port_is_free

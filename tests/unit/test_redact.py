@@ -1,10 +1,10 @@
-"""covenant.redact: passwords never leave the process in clear."""
+"""covenant.kernel.redact: passwords never leave the process in clear."""
 
 from __future__ import annotations
 
 import pytest
 
-from covenant.redact import MASK, redact_url
+from covenant.kernel.redact import MASK, redact_url
 
 
 def test_mask_is_three_stars() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from schedules import CheckScheduler, slot_of
 
 

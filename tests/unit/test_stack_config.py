@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from covenant.stack._engines import KafkaEngine, PrometheusEngine, StackContext
 
 REPO_ROOT = Path(__file__).parents[2]

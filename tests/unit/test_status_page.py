@@ -26,8 +26,8 @@ from covenant.app._status_page import (
     latency_series,
     render_status_page,
 )
-from covenant.config import CovenantConfig
-from covenant.endpoints import Endpoint
+from covenant.kernel.config import CovenantConfig
+from covenant.kernel.endpoints import Endpoint
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

@@ -1,11 +1,11 @@
-"""covenant.yamlpos: YAML that remembers the line of every key path."""
+"""covenant.kernel.yamlpos: YAML that remembers the line of every key path."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from covenant.yamlpos import KeyPath, YamlSyntaxError, format_key_path, load_positioned
+from covenant.kernel.yamlpos import KeyPath, YamlSyntaxError, format_key_path, load_positioned
 
 NESTED = """\
 server:

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from contracts.pactfile import DEFAULT_LIMITS, ReadLimits, read_pact_file, read_pact_files
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 from verifiers.compare._model import CompareResult, Incompatibility, ProviderReport
 from verifiers.compare._openapi import (
     OpenApiDocument,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from covenant.errors import CovenantError, ErrorKind
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 __all__ = [
     "HTTP_METHODS",
@@ -468,7 +468,7 @@ def load_spec(source: str, *, timeout_s: float = 10.0) -> OpenApiDocument:
     if urlsplit(source).scheme in ("http", "https"):
         import httpx
 
-        from covenant.redact import redact_url
+        from covenant.kernel.redact import redact_url
 
         shown = redact_url(source)
         try:

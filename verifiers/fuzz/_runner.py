@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from covenant.redact import redact_url
+from covenant.kernel.redact import redact_url
 from verifiers.fuzz._events import read_events
 from verifiers.fuzz._model import FuzzOptions, FuzzResult
 

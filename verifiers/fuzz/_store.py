@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from covenant import migrations
+from covenant.kernel import migrations
 from verifiers.fuzz._model import FuzzResult
 
 __all__ = ["load_finding", "save_result"]

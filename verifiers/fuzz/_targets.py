@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from covenant.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.errors import CovenantError, ErrorKind
-from covenant.stack.state import load_state
+from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
+from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.kernel.stackstate import load_state
 from verifiers.fuzz._model import FuzzOptions
 
 __all__ = ["COVENANT_SERVICE", "known_services", "resolve_target"]

@@ -24,8 +24,8 @@ import httpx
 from pact.types import Message
 
 from contracts.pactfile import DEFAULT_LIMITS, PactFile, ReadLimits, read_pact_files
-from covenant.errors import CovenantError, ErrorKind
-from covenant.redact import redact_url
+from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.kernel.redact import redact_url
 from verifiers.provider._model import InteractionOutcome, Mismatch, VerifyOptions, VerifyResult
 
 __all__ = ["ProviderUnreachable", "pacts_for_provider", "verify_provider"]

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from covenant.app import BackgroundServer, create_app
-from covenant.config import CovenantConfig
+from covenant.kernel.config import CovenantConfig
 from tests.integration.conftest import RunningStack
 
 RW_TOKEN = "rw-" + secrets.token_hex(8)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from covenant.app import BackgroundServer, create_app
+from covenant.kernel.stackstate import load_state
 from covenant.stack.manager import StackManager
-from covenant.stack.state import load_state
 from tests.integration.broker._webhook_receiver import (
     Receiver,
     finished,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from covenant.config import ENGINE_NAMES, CovenantConfig
-from covenant.redact import redact_url
-from covenant.stack.state import load_state
+from covenant.kernel.config import ENGINE_NAMES, CovenantConfig
+from covenant.kernel.redact import redact_url
+from covenant.kernel.stackstate import load_state
 
 __all__ = ["Endpoint", "resolve_endpoints"]
 

@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from covenant.config._model import CovenantConfig
-from covenant.redact import MASK, redact_url
+from covenant.kernel.config._model import CovenantConfig
+from covenant.kernel.redact import MASK, redact_url
 
 
 def _mask(value: Any) -> Any:

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from covenant.config import _model
-from covenant.config._model import CovenantConfig
-from covenant.errors import ConfigError
-from covenant.yamlpos import (
+from covenant.kernel.config import _model
+from covenant.kernel.config._model import CovenantConfig
+from covenant.kernel.errors import ConfigError
+from covenant.kernel.yamlpos import (
     KeyPath,
     PositionedDocument,
     YamlSyntaxError,

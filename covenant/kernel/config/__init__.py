@@ -1,7 +1,7 @@
 """One typed, validated configuration object, loaded once."""
 
-from covenant.config._loader import ENV_PREFIX, load_config, resolve_config_path
-from covenant.config._model import (
+from covenant.kernel.config._loader import ENV_PREFIX, load_config, resolve_config_path
+from covenant.kernel.config._model import (
     ENGINE_NAMES,
     INFRA_ENGINES,
     REFERENCE_SERVICES,
@@ -21,7 +21,7 @@ from covenant.config._model import (
     StackConfig,
     TelemetryConfig,
 )
-from covenant.config._show import render_config
+from covenant.kernel.config._show import render_config
 
 __all__ = [
     "ENGINE_NAMES",

@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from covenant.redact import redact_url
+from covenant.kernel.redact import redact_url
 
 __all__ = [
     "ENGINE_NAMES",

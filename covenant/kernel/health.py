@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 
-from covenant.endpoints import READY_PATHS, Endpoint
-from covenant.tls import default_ssl_context
+from covenant.kernel.endpoints import READY_PATHS, Endpoint
+from covenant.kernel.tls import default_ssl_context
 
 __all__ = ["ProbeResult", "probe", "probe_all", "probe_sync"]
 
