@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from covenant.kernel.errors import CovenantError, ErrorKind
 from covenant.kernel.yamlpos import (
     KeyPath,
     PositionedDocument,
@@ -35,8 +36,10 @@ class LoadedCheck:
     source: str  # file:line of the check
 
 
-class CheckFileError(ValueError):
+class CheckFileError(CovenantError):
     """Every problem found, one ``file:line: key: what`` per line."""
+
+    kind = ErrorKind.CONFIG
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from covenant.kernel.errors import CovenantError
 from schedules._model import (
     AlertExpectation,
     Expectation,
@@ -30,7 +31,7 @@ __all__ = ["Engines", "Probe", "ProbeError", "make_probe"]
 HTTP_TIMEOUT_S = 5.0
 
 
-class ProbeError(Exception):
+class ProbeError(CovenantError):
     """Covenant could not ask (unreachable, 5xx, auth refused, bad query)."""
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 
+from covenant.kernel.errors import CovenantError
 from schedules._model import KafkaTraffic, SqlTraffic, render
 
 __all__ = ["TrafficError", "send_kafka", "send_sql"]
@@ -18,7 +19,7 @@ __all__ = ["TrafficError", "send_kafka", "send_sql"]
 RUN_ID_HEADER = "covenant-run-id"
 
 
-class TrafficError(Exception):
+class TrafficError(CovenantError):
     """The traffic could not be sent (engine unreachable or refusing): the run is an error."""
 
 

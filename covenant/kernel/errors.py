@@ -5,12 +5,22 @@ Library code raises :class:`CovenantError` subclasses carrying an
 an exit code or an HTTP status, so every layer below stays free of
 presentation concerns.
 
-Tree::
+Tree (the kernel's three, then those of the capabilities, each defined where
+it is raised)::
 
     CovenantError
-    ├── ConfigError        bad covenant.yaml, bad environment override  (kind=CONFIG)
-    ├── EngineError        an engine could not be started or reached    (kind=UNREACHABLE / ENGINE)
-    └── MissingPackagesError  Debian packages are missing, not installable (kind=ENVIRONMENT)
+    ├── ConfigError           bad covenant.yaml, bad environment override (CONFIG)
+    ├── EngineError           an engine could not be started or reached (UNREACHABLE / ENGINE)
+    ├── MissingPackagesError  Debian packages are missing, not installable (ENVIRONMENT)
+    ├── MalformedPact         contracts.pactfile: a pact file breaks the format (CONFIG)
+    ├── BrokerRequestError    contracts.broker.client: the broker refused a request
+    ├── ProviderUnreachable   verifiers.provider: the provider did not answer (UNREACHABLE)
+    ├── SpecUnreachable       verifiers.compare: an OpenAPI document could not be read
+    ├── CheckFileError        schedules: check files with problems, every one listed (CONFIG)
+    ├── TrafficError          schedules: synthetic traffic could not be sent (the run is an error)
+    └── ProbeError            schedules: an engine could not be asked (the run is an error)
+
+``tests/unit/test_errors.py`` fails when a subclass is missing from this list.
 """
 
 from __future__ import annotations
