@@ -21,6 +21,7 @@ import httpx
 
 from contracts.pactfile import DEFAULT_LIMITS, PactFile, ReadLimits, read_pact_files
 from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.kernel.redact import PACT_BROKER_MASK, scrub
 
 __all__ = [
     "BrokerClient",
@@ -150,7 +151,7 @@ class BrokerClient:
         status = response.status_code
         text = _problem_text(response)
         if self._token:  # a broker that echoes the token must not make us print it
-            text = text.replace(self._token, "**********")
+            text = scrub(text, [self._token], PACT_BROKER_MASK)
         what = f"{method} {path}: HTTP {status}: {text}"
         if status == 401:
             raise BrokerRequestError(

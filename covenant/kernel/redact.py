@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
-__all__ = ["MASK", "redact_url"]
+__all__ = [
+    "MASK",
+    "PACT_BROKER_MASK",
+    "is_secret_name",
+    "redact_headers",
+    "redact_url",
+    "scrub",
+]
 
+#: What stands for a secret in Covenant's own logs, reports and pages.
 MASK = "***"
+#: What stands for a secret in the broker's API: the Pact Broker's own mask (its
+#: clients send it back to keep a stored secret), so part of the wire format.
+PACT_BROKER_MASK = "**********"
+
+#: A header or parameter whose name holds one of these carries a secret.
+_SECRET_WORDS = ("authorization", "token", "secret", "password", "api-key", "apikey", "cookie")
 
 # scheme://user:password@host...  (password up to the last '@' before the path)
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/:@?#]*):(?P<secret>[^/?#]*)@")
@@ -26,3 +41,22 @@ def redact_url(url: str) -> str:
     """
     redacted = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
     return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", redacted)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a header or parameter called ``name`` carries a secret."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def redact_headers(headers: Mapping[str, str], mask: str = MASK) -> dict[str, str]:
+    """``headers`` with the value of every secret-named header replaced by ``mask``."""
+    return {k: (mask if is_secret_name(k) else v) for k, v in headers.items()}
+
+
+def scrub(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
+    """``text`` with every literal secret replaced by ``mask`` (longest first, so a
+    secret that contains another is masked whole)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, mask)
+    return text

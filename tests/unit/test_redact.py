@@ -96,3 +96,21 @@ def test_password_in_query_string_is_masked() -> None:
     redacted = redact_url("postgresql://u@db:5432/app?sslmode=disable&password=hunter2")
     assert "hunter2" not in redacted
     assert "sslmode=disable" in redacted
+
+
+def test_secret_headers_are_masked_and_others_kept() -> None:
+    from covenant.kernel.redact import MASK, PACT_BROKER_MASK, redact_headers
+
+    headers = {"Authorization": "Bearer abc", "X-Api-Key": "k", "Accept": "text/plain"}
+    assert redact_headers(headers) == {
+        "Authorization": MASK,
+        "X-Api-Key": MASK,
+        "Accept": "text/plain",
+    }
+    assert redact_headers({"Cookie": "c"}, PACT_BROKER_MASK) == {"Cookie": "**********"}
+
+
+def test_scrub_masks_the_longest_secret_whole() -> None:
+    from covenant.kernel.redact import scrub
+
+    assert scrub("token abc and abcdef", ["abc", "abcdef", ""]) == "token *** and ***"

@@ -16,25 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from covenant.kernel.redact import MASK
+from covenant.kernel.redact import redact_headers as kernel_redact_headers
 from verifiers.fuzz._model import Finding
 
-__all__ = ["SENSITIVE_HEADERS", "curl_line", "read_events", "redact_headers"]
-
-SENSITIVE_HEADERS = ("authorization", "cookie", "proxy-authorization", "x-api-key")
-_SENSITIVE_WORDS = ("token", "secret", "password", "apikey", "api-key")
-
-
-def _sensitive(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in SENSITIVE_HEADERS or any(w in lowered for w in _SENSITIVE_WORDS)
+__all__ = ["curl_line", "read_events", "redact_headers"]
 
 
 def redact_headers(headers: dict[str, Any]) -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for name, value in (headers or {}).items():
-        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        flat[name] = "***" if _sensitive(name) else text
-    return flat
+    """Schemathesis's headers (a value may be a list) flattened, secrets masked."""
+    flat = {
+        name: ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        for name, value in (headers or {}).items()
+    }
+    return kernel_redact_headers(flat)
 
 
 def _body_text(content: Any) -> str | None:
@@ -52,7 +47,7 @@ def curl_line(request: dict[str, Any]) -> str:
     """A copy-paste reproduction; secret headers are left for the user to fill in."""
     parts = ["curl", "-X", str(request.get("method", "GET")), shlex.quote(str(request["uri"]))]
     for name, value in redact_headers(request.get("headers") or {}).items():
-        if value == "***":
+        if value == MASK:
             value = f"${{{name.upper().replace('-', '_')}}}"
         parts += ["-H", shlex.quote(f"{name}: {value}")]
     body = _body_text(request.get("body"))
