@@ -39,6 +39,7 @@ from contracts.broker._selectors import _SQL as FOR_VERIFICATION_SQL  # noqa: E4
 from contracts.broker._selectors import parse_request  # noqa: E402
 from covenant.app import BackgroundServer, create_app  # noqa: E402
 from covenant.kernel.config import CovenantConfig, load_config  # noqa: E402
+from covenant.kernel.postgres import create_database  # noqa: E402
 from covenant.kernel.stackstate import load_state  # noqa: E402
 from covenant.stack.manager import StackManager  # noqa: E402
 
@@ -236,9 +237,7 @@ def main() -> None:
     StackManager(config, report=lambda m: print(f"stack: {m}")).up()
     admin_url = load_state(config.stack.state_dir.resolve()).engines["postgres"].url
     database = f"broker_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    url = admin_url.rsplit("/", 1)[0] + f"/{database}"
+    url = create_database(admin_url, database)
     print(f"database: {database}")
     seed(url)
 

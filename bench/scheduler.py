@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from covenant.kernel.config import load_config  # noqa: E402
+from covenant.kernel.postgres import create_database  # noqa: E402
 from schedules import CheckScheduler, engines_for  # noqa: E402
 
 BENCH_DATABASE = "covenant_bench_scheduler"
@@ -40,10 +41,7 @@ def cpu_s() -> float:
 
 
 def own_database(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
+    return create_database(admin_url, BENCH_DATABASE, replace=True)
 
 
 def bare_query_cpu(url: str, rounds: int = 200) -> float:

@@ -23,9 +23,10 @@ def spec_source(provider: str, config: CovenantConfig) -> str:
 
 
 def _stack_spec_url(provider: str, state_dir: Path) -> str:
+    from covenant.kernel.endpoints import engine_key
     from covenant.kernel.stackstate import load_state
 
-    engine = provider.replace("-", "_")
+    engine = engine_key(provider)
     record = load_state(state_dir.resolve()).engines.get(engine)
     if record is None:
         raise CovenantError(

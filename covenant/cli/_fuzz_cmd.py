@@ -32,13 +32,9 @@ def _own_database(admin_url: str, name: str) -> str:
     """A fresh, empty database for fuzzing Covenant, so fuzzed writes stay out of real
     data and each run starts alike: kept between runs, the webhooks earlier runs had
     created (hundreds) made every later publish slow enough to fail the time budget."""
-    import psycopg
+    from covenant.kernel.postgres import create_database
 
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        # name is a constant of ours
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(admin_url, name, replace=True)
 
 
 #: Where webhooks of the fuzzed broker may go.

@@ -11,12 +11,13 @@ from rich.markup import escape
 
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
+from covenant.kernel.endpoints import engine_key
 from covenant.kernel.errors import CovenantError, ErrorKind
 from covenant.kernel.stackstate import load_state
 
 
 def _stack_url(provider: str, state_dir: Path) -> str | None:
-    record = load_state(state_dir.resolve()).engines.get(provider.replace("-", "_"))
+    record = load_state(state_dir.resolve()).engines.get(engine_key(provider))
     return record.url if record else None
 
 

@@ -15,7 +15,21 @@ from covenant.kernel.config import ENGINE_NAMES, CovenantConfig
 from covenant.kernel.redact import redact_url
 from covenant.kernel.stackstate import load_state
 
-__all__ = ["Endpoint", "resolve_endpoints"]
+__all__ = ["Endpoint", "engine_key", "resolve_endpoints", "service_name"]
+
+
+def engine_key(service: str) -> str:
+    """The engine key of a service name: ``hono-api`` -> ``hono_api``.
+
+    Services are named with dashes (pacts, the CLI); the configuration and the
+    stack's state key the same engines with underscores."""
+    return service.replace("-", "_")
+
+
+def service_name(engine: str) -> str:
+    """The service name of an engine key: ``hono_api`` -> ``hono-api``."""
+    return engine.replace("_", "-")
+
 
 ProbeKind = Literal["postgres", "kafka", "http"]
 

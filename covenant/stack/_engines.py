@@ -21,8 +21,9 @@ from pathlib import Path
 import yaml
 
 from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.endpoints import Endpoint, service_name
 from covenant.kernel.errors import EngineError
+from covenant.kernel.postgres import create_database, database_url
 from covenant.stack._packages import postgres_bindir
 from covenant.stack._reference import reference_command
 from observability import assets
@@ -201,19 +202,11 @@ class PostgresEngine(Engine):
         return f"postgresql://{self.superuser}:{password}@127.0.0.1:{port}/{self.database}"
 
     def after_ready(self, ctx: StackContext) -> None:
-        import psycopg
-
-        admin_url = self.url(ctx).rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{self.database}"')
+        create_database(self.url(ctx), self.database)
 
     def ready_endpoint(self, ctx: StackContext) -> Endpoint:
         """Probe the maintenance database: ours is created only once ready."""
-        return Endpoint(self.name, self.url(ctx).rsplit("/", 1)[0] + "/postgres", "stack")
+        return Endpoint(self.name, database_url(self.url(ctx)), "stack")
 
 
 class KafkaEngine(Engine):
@@ -317,7 +310,7 @@ class PrometheusEngine(Engine):
             if service in ctx.ports:
                 scrape.append(
                     {
-                        "job_name": service.replace("_", "-"),
+                        "job_name": service_name(service),
                         "static_configs": [{"targets": [self._hp(ctx, service)]}],
                     }
                 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
+from covenant.kernel.endpoints import engine_key, service_name
 from covenant.kernel.errors import CovenantError, ErrorKind
 from covenant.kernel.stackstate import load_state
 from verifiers.fuzz._model import FuzzOptions
@@ -31,7 +32,7 @@ def _base(config: CovenantConfig, service: str) -> FuzzOptions:
 def known_services(config: CovenantConfig) -> list[str]:
     names = []
     if config.fuzz.include_reference:
-        names += [s.replace("_", "-") for s in REFERENCE_SERVICES]
+        names += [service_name(s) for s in REFERENCE_SERVICES]
     if config.fuzz.include_covenant:
         names.append(COVENANT_SERVICE)
     names += [s.name for s in config.fuzz.services]
@@ -55,7 +56,7 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
                 or base.response_time_budget_s,
                 accepted_statuses=configured.accepted_statuses,
             )
-    engine = service.replace("-", "_")
+    engine = engine_key(service)
     if engine in REFERENCE_SERVICES:
         record = load_state(config.stack.state_dir.resolve()).engines.get(engine)
         if record is None:

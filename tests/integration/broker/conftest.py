@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import psycopg
 import pytest
 
 from covenant.app import BackgroundServer, create_app
 from covenant.kernel.config import CovenantConfig
+from covenant.kernel.postgres import create_database
 from tests.integration.conftest import RunningStack
 
 RW_TOKEN = "rw-" + secrets.token_hex(8)
@@ -48,11 +48,7 @@ def broker_config(database_url: str, **broker: object) -> CovenantConfig:
 
 def fresh_database(stack: RunningStack, prefix: str) -> str:
     """CREATE DATABASE on the stack's PostgreSQL; returns its URL."""
-    admin_url = stack.url("postgres")
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(stack.url("postgres"), f"{prefix}_{secrets.token_hex(4)}")
 
 
 @pytest.fixture(scope="session")
