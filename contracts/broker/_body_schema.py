@@ -17,7 +17,8 @@ from fastapi import Request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from contracts.broker._web import bad_request
+from contracts.broker._errors import bad_request
+from contracts.broker._openapi import REQUESTS
 
 __all__ = ["check_body", "location"]
 
@@ -27,9 +28,6 @@ _MAX_PLACES = 20
 
 @cache
 def _validators() -> dict[tuple[str, str], Draft202012Validator]:
-    # Imported here: _openapi imports the endpoint modules, which import this one.
-    from contracts.broker._openapi import REQUESTS
-
     return {
         key: Draft202012Validator(described.body)
         for key, described in REQUESTS.items()

@@ -24,7 +24,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from contracts.broker._web import BrokerContext, BrokerError, _require, read_json
+from contracts.broker._errors import BrokerError
+from contracts.broker._web import BrokerContext, _require, read_json
 
 __all__ = ["EncodedSlashRoute", "ReadAccess", "WriteAccess", "broker_router", "read_body"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from contracts.broker._errors import BrokerError
 from contracts.broker._hal_routing import broker_router
 from contracts.broker._hal_urls import (
     pact_path,
@@ -28,7 +29,7 @@ from contracts.broker._matrix_query import (
     Selector,
     run_matrix,
 )
-from contracts.broker._web import BrokerError, Reader, hal, link, whole_number
+from contracts.broker._web import Reader, hal, link, whole_number
 
 __all__ = ["matrix_body", "parse_matrix_query", "router"]
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from contracts.broker._web import BrokerError
+from contracts.broker._errors import BrokerError
 
 __all__ = [
     "MatrixQuery",

@@ -26,24 +26,9 @@ from contracts.broker._delivery import EVENT_NAMES, URL_PARAMETERS
 from contracts.broker._pacts import MAX_NAME_LENGTH
 from contracts.broker._verification import MAX_TEXT
 from contracts.broker._web import MAX_QUERY_VALUE
+from covenant.kernel.problems import PROBLEM_SCHEMA
 
 __all__ = ["REQUESTS", "Request", "document_broker_operations"]
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
 
 _ERRORS = {
     "400": "Bad input: the problem document names what and where",

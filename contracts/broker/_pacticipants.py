@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from contracts.broker._errors import BrokerError, bad_request, unprocessable
 from contracts.broker._hal_routing import WriteAccess, broker_router, read_body
 from contracts.broker._hal_urls import (
     branch_path,
@@ -42,16 +43,7 @@ from contracts.broker._queries import (
 )
 from contracts.broker._queries import fetch_all as _all
 from contracts.broker._queries import fetch_one as _one
-from contracts.broker._web import (
-    BrokerContext,
-    BrokerError,
-    Reader,
-    bad_request,
-    hal,
-    link,
-    unprocessable,
-    whole_number,
-)
+from contracts.broker._web import BrokerContext, Reader, hal, link, whole_number
 
 router = broker_router()
 

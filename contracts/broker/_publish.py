@@ -27,6 +27,7 @@ import psycopg
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from contracts.broker._errors import BrokerError, bad_request, unprocessable
 from contracts.broker._hal_routing import WriteAccess, broker_router, read_body
 from contracts.broker._hal_urls import (
     branch_path,
@@ -61,16 +62,7 @@ from contracts.broker._queries import (
     find_pacticipant,
     find_version,
 )
-from contracts.broker._web import (
-    BrokerContext,
-    BrokerError,
-    Reader,
-    bad_request,
-    hal,
-    link,
-    quote_name,
-    unprocessable,
-)
+from contracts.broker._web import BrokerContext, Reader, hal, link, quote_name
 
 router = broker_router()
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import psycopg
 
+from contracts.broker._errors import BrokerError
 from contracts.broker._matrix_query import fetch_without_jit
-from contracts.broker._web import BrokerError
 
 __all__ = [
     "DEFAULT_SELECTORS",

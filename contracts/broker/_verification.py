@@ -22,6 +22,7 @@ from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 from contracts.broker import _selectors
+from contracts.broker._errors import BrokerError, unprocessable
 from contracts.broker._hal_routing import WriteAccess, broker_router
 from contracts.broker._hal_urls import (
     iso,
@@ -38,15 +39,7 @@ from contracts.broker._queries import (
     require_pacticipant,
 )
 from contracts.broker._queries import fetch_all as _rows
-from contracts.broker._web import (
-    BrokerError,
-    Reader,
-    hal,
-    link,
-    quote_name,
-    read_json,
-    unprocessable,
-)
+from contracts.broker._web import Reader, hal, link, quote_name, read_json
 
 __all__ = ["router", "verification_resource"]
 

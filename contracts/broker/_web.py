@@ -4,12 +4,11 @@ token checks, bounded JSON bodies, and the database dependency."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 import psycopg
@@ -17,81 +16,44 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from contracts.broker._db import BrokerDatabase
+from contracts.broker._errors import BrokerError, bad_request
+from covenant.kernel import auth
+from covenant.kernel.auth import Access, TokenRules, decide, token_matches
 from covenant.kernel.config import BrokerConfig
+from covenant.kernel.problems import PROBLEM_JSON, problem_body
 
 __all__ = [
     "HAL_JSON",
     "PROBLEM_JSON",
     "BrokerContext",
-    "BrokerError",
     "Reader",
     "Writer",
-    "bad_request",
     "bearer_token",
     "hal",
     "link",
+    "problem_response",
     "quote_name",
     "read_json",
     "token_matches",
-    "unprocessable",
     "whole_number",
 ]
 
 HAL_JSON = "application/hal+json"
-PROBLEM_JSON = "application/problem+json"
 
 
-class BrokerError(Exception):
-    """Becomes an RFC 9457 problem document; ``errors`` names what and where."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        errors: dict[str, list[str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers
-
-    def response(self, request: Request) -> JSONResponse:
-        body: dict[str, Any] = {
-            "type": f"https://covenant.dev/problems/{self.title.lower().replace(' ', '-')}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "instance": request.url.path,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        return JSONResponse(
-            body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
-        )
-
-
-def _detail(errors: dict[str, list[str]]) -> str:
-    return "; ".join(f"{where}: {', '.join(problems)}" for where, problems in errors.items())
-
-
-def bad_request(errors: dict[str, list[str]]) -> BrokerError:
-    """400: the request breaks what the OpenAPI document says (a malformed name in the
-    path, a query value out of range, a body that does not match its schema)."""
-    return BrokerError(400, "Bad Request", _detail(errors), errors=errors)
-
-
-def unprocessable(errors: dict[str, list[str]], prefix: str = "") -> BrokerError:
-    """422: the request matches its documented schema but cannot be carried out (names
-    that contradict the path, unknown pacticipants or environments, a base64 content
-    that is not a pact). Kept apart from 400 so that a schema-valid request is never
-    answered as malformed, which is what Schemathesis's positive-data check holds
-    the broker to."""
-    return BrokerError(422, "Unprocessable Content", prefix + _detail(errors), errors=errors)
+def problem_response(request: Request, error: BrokerError) -> JSONResponse:
+    """``error`` as the problem document answering ``request``."""
+    body = problem_body(
+        error.status,
+        error.detail,
+        instance=request.url.path,
+        title=error.title,
+        type_=error.problem_type,
+        errors=error.errors,
+    )
+    return JSONResponse(
+        body, status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
+    )
 
 
 @dataclass
@@ -102,6 +64,9 @@ class BrokerContext:
     database: BrokerDatabase
     #: Called with (event_name, payload) after a write commits; webhooks listen here.
     listeners: list[Any] = field(default_factory=list)
+    #: Checks a parsed body against the schema documented for the request's
+    #: operation, raising BrokerError (400); ``install_broker`` sets the real one.
+    check_body: Callable[[Request, Any], None] = field(default=lambda request, body: None)
     _ready: bool = False
     _ready_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -132,18 +97,9 @@ def context(request: Request) -> BrokerContext:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def token_matches(token: str, candidates: Iterable[Any]) -> bool:
-    """Whether ``token`` is one of the secret ``candidates``."""
-    # Compare against every candidate without stopping early: constant time per token.
-    found = False
-    for candidate in candidates:
-        found |= hmac.compare_digest(token.encode(), candidate.get_secret_value().encode())
-    return found
+    """The request's bearer token, read by ``covenant.kernel.auth`` (kept, with
+    ``token_matches``, for the status API until it uses the kernel itself)."""
+    return auth.bearer_token(request.headers.get("authorization"))
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="covenant-broker"'}
@@ -178,19 +134,14 @@ def _reject_nul(request: Request) -> None:
 async def _require(request: Request, *, write: bool) -> BrokerContext:
     _reject_nul(request)
     ctx = context(request)
-    config = ctx.config
-    token = bearer_token(request)
-    if token is None:
-        if not write and config.allow_anonymous_read:
-            return ctx
-        raise BrokerError(401, "Unauthorized", "a bearer token is required", headers=_CHALLENGE)
-    if token_matches(token, config.read_write_tokens):
+    # BrokerConfig holds its tokens as tuples; TokenRules only iterates over them.
+    rules = cast("TokenRules", ctx.config)
+    access = decide(rules, request.headers.get("authorization"), write=write)
+    if access is Access.ALLOWED:
         return ctx
-    if token_matches(token, config.read_only_tokens):
-        if write:
-            raise BrokerError(403, "Forbidden", "this token may only read")
-        return ctx
-    raise BrokerError(401, "Unauthorized", "the bearer token is not valid", headers=_CHALLENGE)
+    if access is Access.READ_ONLY:
+        raise BrokerError(403, "Forbidden", access.value)
+    raise BrokerError(401, "Unauthorized", access.value, headers=_CHALLENGE)
 
 
 async def _reader(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
@@ -256,11 +207,8 @@ async def read_json(request: Request) -> Any:
         ) from None
     except RecursionError:
         raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
-    # Imported here: the schemas are described next to the endpoints, which import this module.
-    from contracts.broker._body_schema import check_body
-
     try:
-        check_body(request, parsed)
+        context(request).check_body(request, parsed)
     except RecursionError:
         raise BrokerError(400, "Bad Request", "the body is nested too deeply") from None
     return parsed

@@ -30,10 +30,10 @@ from contracts.broker._delivery import (
     redact_url,
     template_names,
 )
+from contracts.broker._errors import BrokerError, unprocessable
 from contracts.broker._hal_routing import WriteAccess, broker_router
 from contracts.broker._web import (
     BrokerContext,
-    BrokerError,
     Reader,
     Writer,
     base_url,
@@ -42,7 +42,6 @@ from contracts.broker._web import (
     link,
     quote_name,
     read_json,
-    unprocessable,
 )
 from contracts.broker._webhook_hosts import host_allowed
 

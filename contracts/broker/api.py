@@ -21,9 +21,11 @@ from contracts.broker import (
     _verification,
     _webhooks,
 )
+from contracts.broker._body_schema import check_body
 from contracts.broker._db import BrokerDatabase, DatabaseTimeout
+from contracts.broker._errors import BrokerError
 from contracts.broker._openapi import document_broker_operations
-from contracts.broker._web import BrokerContext, BrokerError
+from contracts.broker._web import BrokerContext, problem_response
 from covenant.kernel.config import BrokerConfig
 
 __all__ = ["install_broker"]
@@ -36,6 +38,7 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
     context = BrokerContext(
         config=config,
         database=BrokerDatabase(database_url, timeout_s=config.database_timeout_s),
+        check_body=check_body,
     )
     app.state.broker = context
     for module in ROUTERS:
@@ -48,7 +51,7 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
 
     @app.exception_handler(BrokerError)
     async def broker_problem(request: Request, exc: BrokerError) -> JSONResponse:
-        return exc.response(request)
+        return problem_response(request, exc)
 
     @app.exception_handler(psycopg.OperationalError)
     async def database_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
@@ -58,30 +61,39 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
             # Frozen mid-request: a write is whole or absent, but if the deadline
             # fell on the COMMIT itself it may have landed; republishing the same
             # content is a no-op, so a retry is always safe.
-            return BrokerError(
+            return problem_response(
+                request,
+                BrokerError(
+                    503,
+                    "Service Unavailable",
+                    f"the broker database did not answer within {config.database_timeout_s:g} s;"
+                    " a write is stored whole or not at all, retrying it is safe",
+                    headers={"Retry-After": "5"},
+                ),
+            )
+        return problem_response(
+            request,
+            BrokerError(
                 503,
                 "Service Unavailable",
-                f"the broker database did not answer within {config.database_timeout_s:g} s;"
-                " a write is stored whole or not at all, retrying it is safe",
+                "the broker database is unavailable; nothing was stored, retry later",
                 headers={"Retry-After": "5"},
-            ).response(request)
-        return BrokerError(
-            503,
-            "Service Unavailable",
-            "the broker database is unavailable; nothing was stored, retry later",
-            headers={"Retry-After": "5"},
-        ).response(request)
+            ),
+        )
 
     @app.exception_handler(psycopg.DataError)
     async def value_not_storable(request: Request, exc: psycopg.DataError) -> JSONResponse:
         # PostgreSQL refused a value it cannot hold (a NUL inside free-form JSON, a
         # number out of range): the transaction rolled back, nothing was stored.
-        return BrokerError(
-            422,
-            "Unprocessable Content",
-            "a value in the request cannot be stored (for example a NUL character);"
-            " nothing was stored",
-        ).response(request)
+        return problem_response(
+            request,
+            BrokerError(
+                422,
+                "Unprocessable Content",
+                "a value in the request cannot be stored (for example a NUL character);"
+                " nothing was stored",
+            ),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,6 +102,6 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
             where = ".".join(str(p) for p in error.get("loc", ()))
             errors.setdefault(where, []).append(str(error.get("msg")))
         detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
-        return BrokerError(400, "Bad Request", detail, errors=errors).response(request)
+        return problem_response(request, BrokerError(400, "Bad Request", detail, errors=errors))
 
     return context
