@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 if TYPE_CHECKING:
-    # Type only: observability sits below schedules and must not import it at runtime.
-    from schedules._run import CheckRun
+    # Type only: the scheduler is told of these metrics (``schedules.SchedulerMetrics``),
+    # it never imports them; importing the checks at runtime is not needed here.
+    from schedules import CheckRun
 
 __all__ = ["CHECK_RESULTS", "CovenantMetrics"]
 

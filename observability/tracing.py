@@ -30,10 +30,11 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from opentelemetry.util.types import AttributeValue
 
 if TYPE_CHECKING:
-    # Type only: observability sits below schedules and must not import it at runtime.
-    from schedules._run import CheckRun, ExpectationResult
+    # Type only: the scheduler is told of runs through ``schedules.RunListener``
+    # (:class:`RunTracing`); importing the checks at runtime is not needed here.
+    from schedules import CheckRun, ExpectationResult
 
-__all__ = ["configure_tracing", "export_check_run", "shutdown_tracing"]
+__all__ = ["RunTracing", "configure_tracing", "export_check_run", "shutdown_tracing"]
 
 _log = logging.getLogger(__name__)
 
@@ -109,6 +110,17 @@ def export_check_run(provider: TracerProvider | None, run: CheckRun, traffic_kin
         _log.warning(
             "traces: could not export run %s of check %s", run.run_id, run.check, exc_info=True
         )
+
+
+class RunTracing:
+    """A ``schedules.RunListener``: each finished run exported as one trace with
+    :func:`export_check_run` (nothing when ``provider`` is ``None``)."""
+
+    def __init__(self, provider: TracerProvider | None) -> None:
+        self.provider = provider
+
+    def run_finished(self, run: CheckRun, traffic_kind: str) -> None:
+        export_check_run(self.provider, run, traffic_kind)
 
 
 def _ns(moment: datetime) -> int:

@@ -1,7 +1,9 @@
 """Synthetic checks: definitions (``schedules/*.yaml`` -> typed objects), the runner
 and run history.
 
-May import covenant's core, verifiers and observability; never the CLI or the HTTP app.
+May import the kernel and the faces of the contracts and verifiers; never observability
+(telemetry listens through :class:`SchedulerMetrics` and :class:`RunListener`), the
+CLI or the HTTP app.
 """
 
 from schedules._claims import ClaimStore, slot_of
@@ -10,7 +12,7 @@ from schedules._loader import CheckFileError, LoadedCheck, load_checks, load_fil
 from schedules._model import Check, Expectation, parse_duration
 from schedules._probes import Engines, ProbeError
 from schedules._run import CheckRun, ExpectationResult, new_run_values, run_check
-from schedules._scheduler import CheckScheduler
+from schedules._scheduler import CheckScheduler, RunListener, SchedulerMetrics
 from schedules._store import RunStore
 
 __all__ = [
@@ -24,7 +26,9 @@ __all__ = [
     "ExpectationResult",
     "LoadedCheck",
     "ProbeError",
+    "RunListener",
     "RunStore",
+    "SchedulerMetrics",
     "engines_for",
     "load_checks",
     "load_file",

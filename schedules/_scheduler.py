@@ -24,10 +24,10 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -43,7 +43,7 @@ from schedules._store import RunStore
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-__all__ = ["CheckScheduler"]
+__all__ = ["CheckScheduler", "RunListener", "SchedulerMetrics"]
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +59,48 @@ def default_instance() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class SchedulerMetrics(Protocol):
+    """What the scheduler reports while it runs (``observability.metrics`` has it)."""
+
+    def scheduler_running(self, up: bool) -> None:
+        """The scheduler started (``True``) or stopped (``False``)."""
+
+    def scheduler_tick(self) -> None:
+        """The scheduler is alive: called on each of its ticks."""
+
+    def declare_checks(self, names: Iterable[str]) -> None:
+        """The names of the checks now scheduled (called whenever they are loaded)."""
+
+    def record_check_run(self, run: CheckRun) -> None:
+        """One finished run (passed, failed, errored or cancelled)."""
+
+    def set_spooled(self, count: int) -> None:
+        """How many runs wait in the spool for the database."""
+
+
+class RunListener(Protocol):
+    """Told of every finished run once it is stored (``observability.tracing`` has
+    one exporting each run as a trace). What it raises is ignored: a listener
+    never fails a run nor the scheduler."""
+
+    def run_finished(self, run: CheckRun, traffic_kind: str) -> None:
+        """``run`` ended; ``traffic_kind`` is the kind of its check's traffic step."""
+
+
 class CheckScheduler:
     def __init__(
         self,
         config: CovenantConfig,
         *,
-        metrics: Any = None,
-        tracer: Any = None,
+        metrics: SchedulerMetrics | None = None,
+        listeners: Sequence[RunListener] = (),
         on_run: Callable[[CheckRun], None] | None = None,
     ) -> None:
         self.config = config
         self.instance = config.checks.instance or default_instance()
         self.location = config.checks.location
         self.metrics = metrics
-        self.tracer = tracer
+        self.listeners = tuple(listeners)
         self.on_run = on_run
         self.engines = engines_for(config)
         database = self.engines.databases.get("postgres")
@@ -310,11 +338,9 @@ class CheckScheduler:
         await self.store.save(run)
         if self.metrics is not None:
             self.metrics.record_check_run(run)
-        if self.tracer is not None:
-            from observability.tracing import export_check_run
-
+        for listener in self.listeners:
             with contextlib.suppress(Exception):
-                export_check_run(self.tracer, run, check.traffic.step.kind)
+                listener.run_finished(run, check.traffic.step.kind)
         if self.on_run is not None:
             self.on_run(run)
 

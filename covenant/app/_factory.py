@@ -8,7 +8,6 @@ import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -20,6 +19,7 @@ from covenant import __version__
 from covenant.kernel.config import CovenantConfig
 from covenant.kernel.endpoints import Endpoint, resolve_endpoints
 from covenant.kernel.health import probe_all
+from covenant.kernel.problems import PROBLEM_JSON, problem_body
 from observability.metrics import CovenantMetrics
 
 __all__ = ["create_app"]
@@ -51,11 +51,13 @@ def _scheduling(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from observability.tracing import configure_tracing, shutdown_tracing
-        from schedules import CheckScheduler
+        from observability.tracing import RunTracing, configure_tracing, shutdown_tracing
+        from schedules import CheckScheduler, RunListener
 
         tracer = configure_tracing(config.telemetry.otlp_endpoint, config.telemetry.service_name)
-        running = CheckScheduler(config, metrics=telemetry, tracer=tracer)
+        # Telemetry listens to the scheduler: metrics as it runs, a trace per run.
+        listeners: list[RunListener] = [RunTracing(tracer)] if tracer is not None else []
+        running = CheckScheduler(config, metrics=telemetry, listeners=listeners)
         await running.start()
         app.state.scheduler = running
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
@@ -137,20 +139,14 @@ def create_app(
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Unknown routes (404), wrong methods (405, with Allow) and the like answer
         RFC 9457 problem documents, like every other error of Covenant's API."""
-        body = {
-            "type": "about:blank",
-            "title": HTTPStatus(exc.status_code).phrase,
-            "status": exc.status_code,
-            "detail": str(exc.detail),
-            "instance": request.url.path,
-        }
+        body = problem_body(exc.status_code, str(exc.detail), instance=request.url.path)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return JSONResponse(
             body,
             status_code=exc.status_code,
-            media_type="application/problem+json",
+            media_type=PROBLEM_JSON,
             headers=headers or None,
         )
 

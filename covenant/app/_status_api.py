@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -24,7 +24,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from contracts.broker._web import bearer_token, token_matches
 from covenant.app._status_data import (
     CheckDefinition,
     ContractPair,
@@ -46,7 +45,9 @@ from covenant.app._status_page import (
     StatusView,
     render_status_page,
 )
+from covenant.kernel.auth import Access, TokenRules, decide
 from covenant.kernel.config import CovenantConfig
+from covenant.kernel.problems import PROBLEM_JSON, PROBLEM_SCHEMA
 from schedules import Check, CheckFileError, LoadedCheck, load_checks, load_file
 
 __all__ = ["CheckStatus", "load_definitions", "status_router"]
@@ -56,12 +57,6 @@ RECENT_RUNS = 20
 #: Query parameter ``limit``: out of range answers 400.
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many, newest first.")]
 _CHECK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-_PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["title", "status"],
-    "properties": {k: {"type": "string"} for k in ("type", "title", "detail", "instance")}
-    | {"status": {"type": "integer"}},
-}
 _ERRORS: dict[int | str, str] = {
     400: "A query or path value is invalid",
     401: "A bearer token is required (broker.allow_anonymous_read is false) or is not valid",
@@ -75,7 +70,7 @@ def _problems(*codes: int | str) -> dict[int | str, dict[str, Any]]:
     return {
         code: {
             "description": _ERRORS[code],
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
         }
         for code in codes
     }
@@ -182,22 +177,17 @@ def status_router(config: CovenantConfig, database_url: str | None) -> APIRouter
     """``/status`` always; the JSON API only with a database (there is nothing to read
     without one, and the page says so)."""
     data = StatusData(database_url)
-    broker = config.broker
+    # BrokerConfig holds its tokens as tuples; TokenRules only iterates over them.
+    broker = cast("TokenRules", config.broker)
 
     async def may_read(request: Request) -> None:
         """The broker's rule: no token is fine only when anonymous reads are allowed; a
         token given must be valid either way."""
-        token = bearer_token(request)
-        if token is None and broker.allow_anonymous_read:
-            return
-        if token is not None and token_matches(
-            token, (*broker.read_write_tokens, *broker.read_only_tokens)
-        ):
+        access = decide(broker, request.headers.get("authorization"), write=False)
+        if access is Access.ALLOWED:
             return
         raise HTTPException(
-            401,
-            "a bearer token is required" if token is None else "the bearer token is not valid",
-            headers={"WWW-Authenticate": 'Bearer realm="covenant"'},
+            401, access.value, headers={"WWW-Authenticate": 'Bearer realm="covenant"'}
         )
 
     router = APIRouter(tags=["status"], route_class=_ProblemRoute, dependencies=[Depends(may_read)])

@@ -100,8 +100,7 @@ def demo(ctx: typer.Context) -> None:
 
     from covenant.app import BackgroundServer, create_app
     from covenant.cli._demo_broker import contract_loop
-    from covenant.stack._ports import port_is_free
-    from covenant.stack.manager import StackManager
+    from covenant.stack.manager import StackManager, port_is_free
 
     config = state(ctx).config()
     _step(1, "local stack: engines and reference services")

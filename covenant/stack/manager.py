@@ -19,7 +19,7 @@ from covenant.stack._engines import ENGINES, StackContext
 from covenant.stack._packages import ensure_packages
 from covenant.stack._ports import free_port, port_is_free
 
-__all__ = ["EngineStatus", "StackManager"]
+__all__ = ["EngineStatus", "StackManager", "port_is_free"]
 
 Reporter = Callable[[str], None]
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
 from observability.metrics import CovenantMetrics
-from schedules._run import CheckRun, ExpectationResult
+from schedules import CheckRun, ExpectationResult
 
 OBSERVABILITY = Path(__file__).parents[2] / "observability"
 STARTED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)

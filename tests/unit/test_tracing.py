@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from observability.tracing import configure_tracing, export_check_run, shutdown_tracing
-from schedules._run import CheckRun, ExpectationResult
+from schedules import CheckRun, ExpectationResult
 
 STARTED = datetime(2030, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC)
 SENT = STARTED + timedelta(seconds=0.4)
