@@ -232,6 +232,15 @@ def read_pacts(paths: Iterable[Path], *, limits: ReadLimits = DEFAULT_LIMITS) ->
     return read_pact_files(paths, limits=limits)
 
 
+def by_consumer(pacts: Iterable[PactFile]) -> dict[str, list[PactFile]]:
+    """The pacts grouped by consumer, in the order consumers first appear: POST
+    /contracts/publish takes one consumer version's pacts at a time."""
+    grouped: dict[str, list[PactFile]] = {}
+    for pact in pacts:
+        grouped.setdefault(pact.consumer, []).append(pact)
+    return grouped
+
+
 def publish_body(
     consumer: str,
     pacts: Iterable[PactFile],

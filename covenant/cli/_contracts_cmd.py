@@ -117,15 +117,12 @@ def publish(
     version. Exit codes: 0 published, 2 a malformed pact or a rejected request,
     3 broker unreachable.
     """
-    from contracts.broker.client import publish_body, read_pacts
+    from contracts.broker.client import by_consumer, publish_body, read_pacts
     from contracts.pactfile import limits_for
 
     pacts = read_pacts([directory], limits=limits_for(state(ctx).config().pacts))
-    by_consumer: dict[str, list[Any]] = {}
-    for pact in pacts:
-        by_consumer.setdefault(pact.consumer, []).append(pact)
     with _client(ctx, broker, token, timeout) as client:
-        for consumer, group in by_consumer.items():
+        for consumer, group in by_consumer(pacts).items():
             body = publish_body(
                 consumer, group, version=version, branch=branch, tags=tag or (), build_url=build_url
             )

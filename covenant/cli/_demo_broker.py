@@ -4,9 +4,7 @@ record the providers' deployment, and ask can-i-deploy for each consumer."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.markup import escape
 
@@ -26,19 +24,17 @@ def _say(ok: bool, text: str) -> None:
 
 def contract_loop(broker_url: str, token: str, stack: StackState) -> bool:
     """True when every step succeeded; each step's outcome is printed."""
-    from contracts.broker.client import BrokerClient, publish_body, read_pacts
+    from contracts.broker.client import BrokerClient, by_consumer, publish_body, read_pacts
     from verifiers.provider import VerifyOptions, verify_provider
 
     version = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     pacts = read_pacts(sorted(PACTS_DIR.glob("*.json")))
-    by_consumer: dict[str, list[Any]] = defaultdict(list)
-    for pact in pacts:
-        by_consumer[pact.consumer].append(pact)
+    grouped = by_consumer(pacts)
     passed = True
     with BrokerClient(broker_url, token) as broker:
-        for consumer, group in sorted(by_consumer.items()):
+        for consumer, group in sorted(grouped.items()):
             broker.publish_contracts(publish_body(consumer, group, version=version, branch=BRANCH))
-        _say(True, f"published {len(pacts)} pacts of {len(by_consumer)} consumers as {version}")
+        _say(True, f"published {len(pacts)} pacts of {len(grouped)} consumers as {version}")
 
         environments = broker.request("GET", "/environments", params={"name": ENVIRONMENT})
         if not environments.get("_embedded", {}).get("environments"):
@@ -69,7 +65,7 @@ def contract_loop(broker_url: str, token: str, stack: StackState) -> bool:
             if result.passed:
                 broker.record_deployment(provider, version, ENVIRONMENT)
 
-        for consumer in sorted(by_consumer):
+        for consumer in sorted(grouped):
             answer = broker.can_i_deploy(consumer, version, ENVIRONMENT)
             summary = answer.get("summary", {})
             deployable = summary.get("deployable") is True

@@ -51,6 +51,32 @@ NOT_CODE = ("contracts.consumers",)
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn")
 WEB_LAYERS = ("contracts.broker.resources", "covenant.app", "covenant.cli", "observability.doubles")
 
+# What the floor plan does not hold yet (issue 13 is in progress): each entry must
+# still be true, so the lists can only shrink; anything new fails at once.
+#: "source -> target" imports still pointing up or at a private module.
+KNOWN_CROSSINGS: frozenset[str] = frozenset()
+#: Modules still inside an import circle of their component.
+KNOWN_CIRCLED: frozenset[str] = frozenset()
+#: Modules below the broker's HTTP resources that still import FastAPI or Starlette.
+KNOWN_WEB: frozenset[str] = frozenset(
+    {
+        "contracts.broker._body_schema",
+        "contracts.broker._environments",
+        "contracts.broker._hal_routing",
+        "contracts.broker._hal_urls",
+        "contracts.broker._index",
+        "contracts.broker._matrix",
+        "contracts.broker._openapi",
+        "contracts.broker._pacticipants",
+        "contracts.broker._pacts",
+        "contracts.broker._publish",
+        "contracts.broker._verification",
+        "contracts.broker._web",
+        "contracts.broker._webhooks",
+        "contracts.broker.api",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Import:
@@ -147,8 +173,12 @@ def test_group_packages_import_nothing_of_covenant() -> None:
 
 def test_imports_only_point_down_and_only_at_faces() -> None:
     wrong: list[str] = []
+    seen: set[str] = set()
     for found in all_imports():
         if not _ours(found.target):
+            continue
+        if f"{found.source} -> {found.target}" in KNOWN_CROSSINGS:
+            seen.add(f"{found.source} -> {found.target}")
             continue
         source = component_of(found.source)
         target = component_of(found.target)
@@ -166,6 +196,7 @@ def test_imports_only_point_down_and_only_at_faces() -> None:
         if _private_beyond(found.target, prefix):
             wrong.append(f"{_where(found)} (private module of {target[0]})")
     assert wrong == [], "\n".join(wrong)
+    assert sorted(KNOWN_CROSSINGS - seen) == [], "gone: drop them from KNOWN_CROSSINGS"
 
 
 def test_no_import_circle_inside_a_component() -> None:
@@ -174,18 +205,20 @@ def test_no_import_circle_inside_a_component() -> None:
         same = component_of(found.source) == component_of(found.target)
         if found.target in graph and found.target != found.source and same:
             graph[found.source].add(found.target)
-    circles = [" -> ".join(sorted(c)) for c in _strongly_connected(graph) if len(c) > 1]
-    assert circles == [], "\n".join(circles)
+    circled = {m for c in _strongly_connected(graph) if len(c) > 1 for m in c}
+    assert sorted(circled - KNOWN_CIRCLED) == []
+    assert sorted(KNOWN_CIRCLED - circled) == [], "gone: drop them from KNOWN_CIRCLED"
 
 
 def test_web_frameworks_only_in_the_http_layers() -> None:
-    wrong = [
-        _where(i)
+    offenders = {
+        i.source
         for i in all_imports()
         if i.target.split(".")[0] in WEB_FRAMEWORKS
         and not any(_within(i.source, layer) for layer in WEB_LAYERS)
-    ]
-    assert wrong == [], "\n".join(wrong)
+    }
+    assert sorted(offenders - KNOWN_WEB) == []
+    assert sorted(KNOWN_WEB - offenders) == [], "gone: drop them from KNOWN_WEB"
 
 
 @pytest.mark.parametrize("probe", ["covenant.kernel.config", "contracts.broker.resources.x"])
@@ -243,3 +276,11 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
                         break
                 found.append(component)
     return found
+
+
+def test_a_private_module_and_an_upward_import_are_told_apart() -> None:
+    assert _private_beyond("contracts.broker._web", "contracts.broker")
+    assert not _private_beyond("contracts.broker.client", "contracts.broker")
+    checks, telemetry = component_of("schedules._scheduler"), component_of("observability.tracing")
+    assert checks is not None and telemetry is not None
+    assert telemetry[2] > checks[2]  # so checks importing telemetry is refused as "not below"

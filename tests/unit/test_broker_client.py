@@ -253,3 +253,19 @@ def test_publish_body_carries_the_file_bytes_base64(tmp_path: Path) -> None:
     assert base64.b64decode(contract["content"]) == raw
     bare = publish_body("web", pacts, version="1")
     assert "branch" not in bare and "tags" not in bare and "buildUrl" not in bare
+
+
+def test_pacts_are_grouped_by_consumer_in_first_seen_order(tmp_path: Path) -> None:
+    from contracts.broker.client import by_consumer, read_pacts
+
+    for name, consumer in (("a.json", "web"), ("b.json", "api"), ("c.json", "web")):
+        pact = {
+            "consumer": {"name": consumer},
+            "provider": {"name": f"{name}-provider"},
+            "interactions": [],
+            "metadata": {"pactSpecification": {"version": "4.0"}},
+        }
+        (tmp_path / name).write_text(json.dumps(pact))
+    grouped = by_consumer(read_pacts([tmp_path]))
+    assert list(grouped) == ["web", "api"]
+    assert [p.path.name for p in grouped["web"]] == ["a.json", "c.json"]
