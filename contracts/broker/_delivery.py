@@ -41,7 +41,7 @@ from contracts.broker._webhook_hosts import host_allowed
 from covenant.kernel.tls import default_ssl_context
 
 if TYPE_CHECKING:
-    from contracts.broker._web import BrokerContext
+    from contracts.broker._context import BrokerContext
 
 __all__ = [
     "EVENT_NAMES",

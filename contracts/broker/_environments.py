@@ -24,12 +24,11 @@ from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 from contracts.broker._errors import BrokerError, unprocessable
-from contracts.broker._hal_routing import broker_router
 from contracts.broker._hal_urls import iso, pacticipant_path, version_path
 from contracts.broker._queries import fetch_all as _rows
 from contracts.broker._queries import fetch_one as _row
 from contracts.broker._queries import require_pacticipant, require_version
-from contracts.broker._web import Reader, Writer, hal, link, read_json
+from contracts.broker.resources._http import Reader, Writer, broker_router, hal, link, read_json
 
 __all__ = ["environment_resource", "find_environment", "router"]
 

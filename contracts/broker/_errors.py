@@ -1,5 +1,5 @@
 """The broker's errors, free of any web framework: what went wrong, as the
-problem document the HTTP side renders (``_web.problem_response``)."""
+problem document the HTTP side renders (``resources._http.problem_response``)."""
 
 from __future__ import annotations
 

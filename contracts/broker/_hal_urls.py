@@ -2,7 +2,8 @@
 
 Paths are built from names with :func:`quote_name`, so a branch such as
 ``feature/login`` becomes one ``feature%2Flogin`` segment (see
-:mod:`contracts.broker._hal_routing` for the matching side).
+:mod:`contracts.broker.resources._http` for the matching side). Renderers take
+the broker's base URL and rows already read; none of them queries or sees a request.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from fastapi import Request
-
+from contracts.broker._hal import link, quote_name
 from contracts.broker._queries import Pacticipant, Version
-from contracts.broker._queries import fetch_all as _rows
-from contracts.broker._web import link, quote_name
+from contracts.broker._versions import VersionFacts
 
 __all__ = [
     "branch_path",
@@ -26,9 +24,9 @@ __all__ = [
     "pact_version_path",
     "pacticipant_path",
     "pacticipant_resource",
+    "render_version",
     "tag_path",
     "version_path",
-    "version_resource",
 ]
 
 q = quote_name
@@ -80,8 +78,8 @@ def display_name(name: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words) or name
 
 
-def pacticipant_resource(request: Request, p: Pacticipant) -> dict[str, Any]:
-    base = pacticipant_path(p.name)
+def pacticipant_resource(base: str, p: Pacticipant) -> dict[str, Any]:
+    path = pacticipant_path(p.name)
     return {
         "name": p.name,
         "displayName": p.display_name or display_name(p.name),
@@ -90,31 +88,31 @@ def pacticipant_resource(request: Request, p: Pacticipant) -> dict[str, Any]:
         "createdAt": iso(p.created_at),
         "updatedAt": iso(p.updated_at),
         "_links": {
-            "self": link(request, base, title="Pacticipant", name=p.name),
-            "pb:versions": link(request, f"{base}/versions", title="All versions"),
+            "self": link(base, path, title="Pacticipant", name=p.name),
+            "pb:versions": link(base, f"{path}/versions", title="All versions"),
             "pb:version": link(
-                request,
-                f"{base}/versions/{{version}}",
+                base,
+                f"{path}/versions/{{version}}",
                 title="Get, create a version",
                 templated=True,
             ),
             "pb:version-tag": link(
-                request,
-                f"{base}/versions/{{version}}/tags/{{tag}}",
+                base,
+                f"{path}/versions/{{version}}/tags/{{tag}}",
                 title="Get, create or delete a tag for a version",
                 templated=True,
             ),
-            "pb:latest-version": link(request, f"{base}/latest-version", title="Latest version"),
-            "pb:branches": link(request, f"{base}/branches", title="Branches"),
+            "pb:latest-version": link(base, f"{path}/latest-version", title="Latest version"),
+            "pb:branches": link(base, f"{path}/branches", title="Branches"),
             "pb:branch": link(
-                request,
-                f"{base}/branches/{{branch}}",
+                base,
+                f"{path}/branches/{{branch}}",
                 title="Get or delete a branch",
                 templated=True,
             ),
             "pb:branch-version": link(
-                request,
-                f"{base}/branches/{{branch}}/versions/{{version}}",
+                base,
+                f"{path}/branches/{{branch}}/versions/{{version}}",
                 title="Get or add a version to a branch",
                 templated=True,
             ),
@@ -122,15 +120,15 @@ def pacticipant_resource(request: Request, p: Pacticipant) -> dict[str, Any]:
     }
 
 
-def _embedded_pacticipant(request: Request, name: str) -> dict[str, Any]:
-    return {"name": name, "_links": {"self": link(request, pacticipant_path(name))}}
+def _embedded_pacticipant(base: str, name: str) -> dict[str, Any]:
+    return {"name": name, "_links": {"self": link(base, pacticipant_path(name))}}
 
 
-async def version_resource(
-    request: Request,
-    conn: psycopg.AsyncConnection,
+def render_version(
+    base: str,
     pacticipant: Pacticipant,
     version: Version,
+    facts: VersionFacts,
     *,
     self_path: str | None = None,
 ) -> dict[str, Any]:
@@ -138,45 +136,8 @@ async def version_resource(
     that record deployments and releases (one per environment)."""
     name, number = pacticipant.name, version.number
     vpath = version_path(name, number)
-    branches = await _rows(
-        conn,
-        "SELECT b.name, bv.created_at,"
-        " (bv.version_id = (SELECT max(x.version_id) FROM broker.branch_versions x"
-        "   WHERE x.branch_id = b.id)) AS latest"
-        " FROM broker.branch_versions bv JOIN broker.branches b ON b.id = bv.branch_id"
-        " WHERE bv.version_id = %s ORDER BY bv.created_at, b.name",
-        (version.id,),
-    )
-    tags = await _rows(
-        conn,
-        "SELECT name, created_at FROM broker.tags WHERE version_id = %s ORDER BY created_at, name",
-        (version.id,),
-    )
-    pacts = await _rows(
-        conn,
-        "SELECT p.name AS provider FROM broker.pact_publications pp"
-        " JOIN broker.pacticipants p ON p.id = pp.provider_id"
-        " WHERE pp.consumer_version_id = %s ORDER BY lower(p.name)",
-        (version.id,),
-    )
-    environments = await _rows(
-        conn, "SELECT id, name, display_name FROM broker.environments ORDER BY name", ()
-    )
-    deployed = await _rows(
-        conn,
-        "SELECT d.id, d.created_at, d.undeployed_at, d.application_instance,"
-        " e.name, e.display_name FROM broker.deployed_versions d"
-        " JOIN broker.environments e ON e.id = d.environment_id"
-        " WHERE d.version_id = %s ORDER BY d.created_at",
-        (version.id,),
-    )
-    released = await _rows(
-        conn,
-        "SELECT r.id, r.created_at, r.support_ended_at, e.name, e.display_name"
-        " FROM broker.released_versions r JOIN broker.environments e ON e.id = r.environment_id"
-        " WHERE r.version_id = %s ORDER BY r.created_at",
-        (version.id,),
-    )
+    branches, tags, pacts = facts.branches, facts.tags, facts.pacts
+    environments, deployed, released = facts.environments, facts.deployed, facts.released
 
     def env_title(row: dict[str, Any]) -> str:
         return str(row["display_name"] or row["name"])
@@ -188,12 +149,12 @@ async def version_resource(
             "createdAt": iso(b["created_at"]),
             "_links": {
                 "self": link(
-                    request,
+                    base,
                     branch_version_path(name, b["name"], number),
                     title="Branch version",
                     name=b["name"],
                 ),
-                "pb:branch": link(request, branch_path(name, b["name"]), name=b["name"]),
+                "pb:branch": link(base, branch_path(name, b["name"]), name=b["name"]),
             },
         }
         for b in branches
@@ -201,7 +162,7 @@ async def version_resource(
     deployed_links = []
     for d in deployed:
         entry = link(
-            request,
+            base,
             f"/deployed-versions/{d['id']}",
             title=f"Version deployed to {env_title(d)}",
             name=env_title(d),
@@ -217,7 +178,7 @@ async def version_resource(
     released_links = []
     for r in released:
         entry = link(
-            request,
+            base,
             f"/released-versions/{r['id']}",
             title=f"Version released to {env_title(r)}",
             name=env_title(r),
@@ -234,7 +195,7 @@ async def version_resource(
         "buildUrl": version.build_url,
         "createdAt": iso(version.created_at),
         "_embedded": {
-            "pacticipant": _embedded_pacticipant(request, name),
+            "pacticipant": _embedded_pacticipant(base, name),
             "branchVersions": branch_versions,
             "tags": [
                 {
@@ -242,7 +203,7 @@ async def version_resource(
                     "createdAt": iso(t["created_at"]),
                     "_links": {
                         "self": link(
-                            request, tag_path(name, number, t["name"]), title="Tag", name=t["name"]
+                            base, tag_path(name, number, t["name"]), title="Tag", name=t["name"]
                         )
                     },
                 }
@@ -250,36 +211,36 @@ async def version_resource(
             ],
         },
         "_links": {
-            "self": link(request, self_path or vpath, title="Version", name=number),
-            "pb:pacticipant": link(request, pacticipant_path(name), title="Pacticipant", name=name),
-            "pb:version": link(request, vpath, title="Version", name=number),
+            "self": link(base, self_path or vpath, title="Version", name=number),
+            "pb:pacticipant": link(base, pacticipant_path(name), title="Pacticipant", name=name),
+            "pb:version": link(base, vpath, title="Version", name=number),
             "pb:tag": link(
-                request,
+                base,
                 f"{vpath}/tags/{{tag}}",
                 title="Get, create or delete a tag for this pacticipant version",
                 templated=True,
             ),
-            "pb:tags": link(request, f"{vpath}/tags", title="Tags of this version"),
+            "pb:tags": link(base, f"{vpath}/tags", title="Tags of this version"),
             "pb:latest-verification-results-where-pacticipant-is-consumer": link(
-                request,
+                base,
                 f"/verification-results/consumer/{q(name)}/version/{q(number)}/latest",
                 title="Latest verification results for consumer version",
             ),
             "pb:pact-versions": [
                 link(
-                    request,
+                    base,
                     pact_path(p["provider"], name, number),
                     title="Pact",
                     name=f"Pact between {name} ({number}) and {p['provider']}",
                 )
                 for p in pacts
             ],
-            "pb:environments": link(request, "/environments", title="Environments"),
+            "pb:environments": link(base, "/environments", title="Environments"),
             "pb:deployed-environments": deployed_links,
             "pb:released-environments": released_links,
             "pb:record-deployment": [
                 link(
-                    request,
+                    base,
                     f"{vpath}/deployed-versions/environment/{e['id']}",
                     title=f"Record deployment to {env_title(e)}",
                     name=e["name"],
@@ -288,7 +249,7 @@ async def version_resource(
             ],
             "pb:record-release": [
                 link(
-                    request,
+                    base,
                     f"{vpath}/released-versions/environment/{e['id']}",
                     title=f"Record release to {env_title(e)}",
                     name=e["name"],

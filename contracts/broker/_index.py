@@ -14,8 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from contracts.broker._hal_routing import ReadAccess, broker_router
-from contracts.broker._web import hal, link
+from contracts.broker.resources._http import ReadAccess, broker_router, hal, link
 
 router = broker_router()
 

@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import Request, Response
 
 from contracts.broker._errors import BrokerError
-from contracts.broker._hal_routing import broker_router
 from contracts.broker._hal_urls import (
     pact_path,
     pacticipant_path,
     verification_results_path,
     version_path,
 )
+from contracts.broker._inputs import whole_number
 from contracts.broker._matrix_query import (
     Ignore,
     MatrixQuery,
@@ -29,7 +29,7 @@ from contracts.broker._matrix_query import (
     Selector,
     run_matrix,
 )
-from contracts.broker._web import Reader, hal, link, whole_number
+from contracts.broker.resources._http import Reader, broker_router, hal, link
 
 __all__ = ["matrix_body", "parse_matrix_query", "router"]
 

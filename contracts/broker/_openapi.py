@@ -23,9 +23,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from contracts.broker._delivery import EVENT_NAMES, URL_PARAMETERS
+from contracts.broker._inputs import MAX_QUERY_VALUE
 from contracts.broker._pacts import MAX_NAME_LENGTH
 from contracts.broker._verification import MAX_TEXT
-from contracts.broker._web import MAX_QUERY_VALUE
 from covenant.kernel.problems import PROBLEM_SCHEMA
 
 __all__ = ["REQUESTS", "Request", "document_broker_operations"]
@@ -103,7 +103,7 @@ REPOSITORY_URL: Schema = {
     "maxLength": MAX_URL,
     "pattern": r"^((https?|ssh|git|git\+ssh)://[!-~]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[!-~]+)$",
 }
-#: Query values: at most MAX_QUERY_VALUE characters, no NUL (``_web._check_query``).
+#: Query values: at most MAX_QUERY_VALUE characters, no NUL (``_inputs.query_errors``).
 QUERY_STRING: Schema = {**STRING, "maxLength": MAX_QUERY_VALUE}
 BOOLEAN: Schema = {"type": "boolean"}
 TRUE: Schema = {"const": True}

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError, bad_request, unprocessable
-from contracts.broker._hal_routing import WriteAccess, broker_router, read_body
 from contracts.broker._hal_urls import (
     branch_path,
     branch_version_path,
@@ -25,10 +25,11 @@ from contracts.broker._hal_urls import (
     iso,
     pacticipant_path,
     pacticipant_resource,
+    render_version,
     tag_path,
     version_path,
-    version_resource,
 )
+from contracts.broker._inputs import whole_number
 from contracts.broker._pacts import Errors, check_name
 from contracts.broker._queries import (
     Pacticipant,
@@ -43,7 +44,16 @@ from contracts.broker._queries import (
 )
 from contracts.broker._queries import fetch_all as _all
 from contracts.broker._queries import fetch_one as _one
-from contracts.broker._web import BrokerContext, Reader, hal, link, whole_number
+from contracts.broker._versions import version_facts
+from contracts.broker.resources._http import (
+    Reader,
+    WriteAccess,
+    base_url,
+    broker_router,
+    hal,
+    link,
+    read_body,
+)
 
 router = broker_router()
 
@@ -54,6 +64,19 @@ _FIELDS = {
     "mainBranch": "main_branch",
     "repositoryUrl": "repository_url",
 }
+
+
+async def version_resource(
+    base: str,
+    conn: psycopg.AsyncConnection,
+    pacticipant: Pacticipant,
+    version: Version,
+    *,
+    self_path: str | None = None,
+) -> dict[str, Any]:
+    """The HAL representation of ``version``: read from the store, then rendered."""
+    facts = await version_facts(conn, version)
+    return render_version(base, pacticipant, version, facts, self_path=self_path)
 
 
 def _name(value: str, where: str) -> str:
@@ -113,7 +136,7 @@ async def list_pacticipants(request: Request, conn: Reader) -> JSONResponse:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT * FROM broker.pacticipants ORDER BY lower(name), name")
         rows = [Pacticipant(**r) for r in await cur.fetchall()]
-    items = [pacticipant_resource(request, p) for p in rows]
+    items = [pacticipant_resource(base_url(request), p) for p in rows]
     return hal(
         {
             "_embedded": {"pacticipants": items},
@@ -156,13 +179,13 @@ async def create_pacticipant(request: Request, ctx: WriteAccess) -> JSONResponse
             )
         p = await _update_pacticipant(conn, Pacticipant(**row), fields)
     location = link(request, pacticipant_path(name))["href"]
-    return hal(pacticipant_resource(request, p), 201, headers={"Location": location})
+    return hal(pacticipant_resource(base_url(request), p), 201, headers={"Location": location})
 
 
 @router.get("/pacticipants/{name}")
 async def get_pacticipant(request: Request, conn: Reader, name: str) -> JSONResponse:
     p = await require_pacticipant(conn, name)
-    return hal(pacticipant_resource(request, p))
+    return hal(pacticipant_resource(base_url(request), p))
 
 
 async def _put_or_patch(
@@ -182,7 +205,7 @@ async def _put_or_patch(
         created = row is not None
         p = Pacticipant(**row) if row else await require_pacticipant(conn, name)
         p = await _update_pacticipant(conn, p, fields)
-    return hal(pacticipant_resource(request, p), 201 if created else 200)
+    return hal(pacticipant_resource(base_url(request), p), 201 if created else 200)
 
 
 @router.put("/pacticipants/{name}")
@@ -291,7 +314,7 @@ async def list_versions(request: Request, conn: Reader, name: str) -> JSONRespon
 async def get_version(request: Request, conn: Reader, name: str, version: str) -> JSONResponse:
     p = await require_pacticipant(conn, name)
     v = await require_version(conn, p, version)
-    return hal(await version_resource(request, conn, p, v))
+    return hal(await version_resource(base_url(request), conn, p, v))
 
 
 @router.put("/pacticipants/{name}/versions/{version}")
@@ -324,7 +347,7 @@ async def put_version(request: Request, ctx: WriteAccess, name: str, version: st
         v = await ensure_version(conn, p, version, build_url)
         for tag in sorted(set(tags)):
             await add_tag(conn, v, tag)
-        body = await version_resource(request, conn, p, v)
+        body = await version_resource(base_url(request), conn, p, v)
     return hal(body, 201 if created else 200)
 
 
@@ -343,7 +366,7 @@ async def latest_version(request: Request, conn: Reader, name: str) -> JSONRespo
         raise BrokerError(404, "Not Found", f"pacticipant '{name}' has no versions")
     return hal(
         await version_resource(
-            request, conn, p, v, self_path=f"{pacticipant_path(p.name)}/latest-version"
+            base_url(request), conn, p, v, self_path=f"{pacticipant_path(p.name)}/latest-version"
         )
     )
 
@@ -356,7 +379,7 @@ async def latest_tagged_version(
     v = await _latest(conn, p, tag=tag)
     if v is None:
         raise BrokerError(404, "Not Found", f"pacticipant '{name}' has no version tagged '{tag}'")
-    return hal(await version_resource(request, conn, p, v))
+    return hal(await version_resource(base_url(request), conn, p, v))
 
 
 async def _latest(
@@ -558,7 +581,7 @@ async def latest_branch_version(
     v = await _latest(conn, p, branch=branch)
     if v is None:
         raise BrokerError(404, "Not Found", f"branch '{branch}' of '{name}' has no versions")
-    return hal(await version_resource(request, conn, p, v))
+    return hal(await version_resource(base_url(request), conn, p, v))
 
 
 def _branch_version_resource(

@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError
 from contracts.broker._hal_urls import (
     iso,
@@ -43,7 +44,7 @@ from contracts.broker._hal_urls import (
 )
 from contracts.broker._queries import Pacticipant, Version
 from contracts.broker._queries import fetch_one as _one
-from contracts.broker._web import BrokerContext, link
+from contracts.broker.resources._http import link
 from contracts.pactfile import (
     DEFAULT_LIMITS,
     JsonTextError,

@@ -27,8 +27,9 @@ import psycopg
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError, bad_request, unprocessable
-from contracts.broker._hal_routing import WriteAccess, broker_router, read_body
+from contracts.broker._hal import quote_name
 from contracts.broker._hal_urls import (
     branch_path,
     branch_version_path,
@@ -62,7 +63,14 @@ from contracts.broker._queries import (
     find_pacticipant,
     find_version,
 )
-from contracts.broker._web import BrokerContext, Reader, hal, link, quote_name
+from contracts.broker.resources._http import (
+    Reader,
+    WriteAccess,
+    broker_router,
+    hal,
+    link,
+    read_body,
+)
 
 router = broker_router()
 

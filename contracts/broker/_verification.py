@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 
 from contracts.broker import _selectors
 from contracts.broker._errors import BrokerError, unprocessable
-from contracts.broker._hal_routing import WriteAccess, broker_router
+from contracts.broker._hal import quote_name
 from contracts.broker._hal_urls import (
     iso,
     pact_version_path,
@@ -39,7 +39,14 @@ from contracts.broker._queries import (
     require_pacticipant,
 )
 from contracts.broker._queries import fetch_all as _rows
-from contracts.broker._web import Reader, hal, link, quote_name, read_json
+from contracts.broker.resources._http import (
+    Reader,
+    WriteAccess,
+    broker_router,
+    hal,
+    link,
+    read_json,
+)
 
 __all__ = ["router", "verification_resource"]
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.broker._context import BrokerContext
 from contracts.broker._delivery import (
     EVENT_NAMES,
     REDACTED,
@@ -31,23 +32,23 @@ from contracts.broker._delivery import (
     template_names,
 )
 from contracts.broker._errors import BrokerError, unprocessable
-from contracts.broker._hal_routing import WriteAccess, broker_router
-from contracts.broker._web import (
-    BrokerContext,
+from contracts.broker._hal import quote_name
+from contracts.broker._webhook_hosts import host_allowed
+from contracts.broker.resources._http import (
     Reader,
+    WriteAccess,
     Writer,
     base_url,
+    broker_router,
     context,
     hal,
     link,
-    quote_name,
     read_json,
 )
-from contracts.broker._webhook_hosts import host_allowed
 
 __all__ = ["router", "setup", "worker"]
 
-# Names in paths may contain an encoded "/" (see _hal_routing).
+# Names in paths may contain an encoded "/" (see resources._http).
 router = broker_router()
 
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS")

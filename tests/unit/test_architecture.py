@@ -62,8 +62,6 @@ KNOWN_WEB: frozenset[str] = frozenset(
     {
         "contracts.broker._body_schema",
         "contracts.broker._environments",
-        "contracts.broker._hal_routing",
-        "contracts.broker._hal_urls",
         "contracts.broker._index",
         "contracts.broker._matrix",
         "contracts.broker._openapi",
@@ -71,9 +69,7 @@ KNOWN_WEB: frozenset[str] = frozenset(
         "contracts.broker._pacts",
         "contracts.broker._publish",
         "contracts.broker._verification",
-        "contracts.broker._web",
         "contracts.broker._webhooks",
-        "contracts.broker.api",
     }
 )
 
@@ -279,7 +275,6 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_a_private_module_and_an_upward_import_are_told_apart() -> None:
-    assert _private_beyond("contracts.broker._web", "contracts.broker")
     assert not _private_beyond("contracts.broker.client", "contracts.broker")
     checks, telemetry = component_of("schedules._scheduler"), component_of("observability.tracing")
     assert checks is not None and telemetry is not None
