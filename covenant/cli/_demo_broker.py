@@ -11,6 +11,7 @@ from rich.markup import escape
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import out
 from covenant.kernel.config import REFERENCE_SERVICES
+from covenant.kernel.endpoints import service_name
 from covenant.kernel.stackstate import StackState
 
 ENVIRONMENT = "demo"
@@ -44,7 +45,7 @@ def contract_loop(broker_url: str, token: str, stack: StackState) -> bool:
             record = stack.engines.get(service)
             if record is None:
                 continue
-            provider = service.replace("_", "-")
+            provider = service_name(service)
             result = verify_provider(
                 VerifyOptions(
                     provider,

@@ -12,6 +12,7 @@ from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state, with_throwaway_token
 from covenant.cli._stack_cmd import _progress
 from covenant.kernel.config import REFERENCE_SERVICES
+from covenant.kernel.endpoints import service_name
 from covenant.kernel.stackstate import load_state
 
 STEPS = 5
@@ -31,7 +32,7 @@ def _verify_reference_services(state_dir: Path) -> bool:
         record = state.engines.get(service)
         if record is None:
             continue
-        provider = service.replace("_", "-")
+        provider = service_name(service)
         result = verify_provider(VerifyOptions(provider, record.url, pacts_dir=PACTS_DIR))
         lines = render_summary_lines(result)
         colour = "green" if result.passed else "red"
