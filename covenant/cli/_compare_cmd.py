@@ -23,19 +23,18 @@ def spec_source(provider: str, config: CovenantConfig) -> str:
 
 
 def _stack_spec_url(provider: str, state_dir: Path) -> str:
-    from covenant.kernel.endpoints import engine_key
-    from covenant.kernel.stackstate import load_state
+    from covenant.kernel.endpoints import engine_key, stack_service_url
 
     engine = engine_key(provider)
-    record = load_state(state_dir.resolve()).engines.get(engine)
-    if record is None:
+    url = stack_service_url(state_dir, provider)
+    if url is None:
         raise CovenantError(
             f"no OpenAPI document for '{provider}': the local stack runs no '{engine}' "
             f"(start it with `covenant stack up`, pass --spec URL_OR_FILE, or set "
             f"compare.specs.{provider} in the configuration)",
             kind=ErrorKind.USAGE,
         )
-    return record.url.rstrip("/") + "/openapi.json"
+    return url.rstrip("/") + "/openapi.json"
 
 
 def _render(result: CompareResult) -> None:

@@ -11,14 +11,8 @@ from rich.markup import escape
 
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
-from covenant.kernel.endpoints import engine_key
+from covenant.kernel.endpoints import stack_service_url
 from covenant.kernel.errors import CovenantError, ErrorKind
-from covenant.kernel.stackstate import load_state
-
-
-def _stack_url(provider: str, state_dir: Path) -> str | None:
-    record = load_state(state_dir.resolve()).engines.get(engine_key(provider))
-    return record.url if record else None
 
 
 def verify(
@@ -76,7 +70,7 @@ def verify(
         raise CovenantError("give --pacts or --broker, not both", kind=ErrorKind.USAGE)
     if publish and broker is None:
         raise CovenantError("--publish needs --broker", kind=ErrorKind.USAGE)
-    url = base_url or _stack_url(provider, config.stack.state_dir)
+    url = base_url or stack_service_url(config.stack.state_dir, provider)
     if url is None:
         raise CovenantError(
             f"no --base-url given and the local stack runs no '{provider}'",

@@ -9,6 +9,7 @@ configured, and /health leaves them out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from covenant.kernel.config import ENGINE_NAMES, CovenantConfig
@@ -29,6 +30,16 @@ def engine_key(service: str) -> str:
 def service_name(engine: str) -> str:
     """The service name of an engine key: ``hono_api`` -> ``hono-api``."""
     return engine.replace("_", "-")
+
+
+def stack_service_url(state_dir: Path, service: str) -> str | None:
+    """Where the local stack runs ``service`` (``hono-api`` or ``hono_api``), as it
+    recorded the address; None when it runs no such service.
+
+    The one lookup of a reference service in the stack's state: services are not
+    engines of the configuration, so :func:`resolve_endpoints` does not list them."""
+    record = load_state(state_dir.resolve()).engines.get(engine_key(service))
+    return record.url if record else None
 
 
 ProbeKind = Literal["postgres", "kafka", "http"]
