@@ -16,6 +16,10 @@ provider that may already have verified it. After a publication that created
 or changed a pact, ``contract_published`` (and, when no successful
 verification of that content exists, ``contract_requiring_verification_published``)
 is emitted to the webhook listeners — after the commit.
+
+No web framework here: the validation, the transactions and the HAL renderers
+(which take the broker's base URL). The routes are
+:mod:`contracts.broker.resources.publish`.
 """
 
 from __future__ import annotations
@@ -24,12 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError, bad_request, unprocessable
-from contracts.broker._hal import quote_name
+from contracts.broker._hal import link, quote_name
 from contracts.broker._hal_urls import (
     branch_path,
     branch_version_path,
@@ -47,10 +49,8 @@ from contracts.broker._pacts import (
     PublishResult,
     check_name,
     decode_content,
-    emit_published,
     find_pacts,
     has_successful_verification,
-    pact_resource,
     pact_title,
     store_pact,
     validate_pact,
@@ -63,22 +63,31 @@ from contracts.broker._queries import (
     find_pacticipant,
     find_version,
 )
-from contracts.broker.resources._http import (
-    Reader,
-    WriteAccess,
-    broker_router,
-    hal,
-    link,
-    read_body,
-)
 
-router = broker_router()
-
-__all__ = ["router"]
+__all__ = [
+    "Contract",
+    "Publication",
+    "Published",
+    "check_pact_names",
+    "find_provider_pacts",
+    "flag",
+    "latest_branch_pact",
+    "latest_pact",
+    "latest_tagged_pact",
+    "pact_by_sha",
+    "pact_for_version",
+    "parse_publication",
+    "parse_single_pact",
+    "render_latest_pacts",
+    "render_provider_pacts",
+    "render_publication",
+    "store_publication",
+    "store_single_pact",
+]
 
 
 @dataclass
-class _Contract:
+class Contract:
     index: int
     provider: str
     content: dict[str, Any]
@@ -86,19 +95,20 @@ class _Contract:
 
 
 @dataclass
-class _Publication:
+class Publication:
     consumer: str
     number: str
     branch: str | None
     tags: list[str]
     build_url: str | None
-    contracts: list[_Contract]
+    contracts: list[Contract]
 
 
 _ON_CONFLICT: dict[str, OnConflict] = {"overwrite": "overwrite", "merge": "merge"}
 
 
-def _parse_publication(body: Any) -> _Publication:
+def parse_publication(body: Any) -> Publication:
+    """The publication a ``POST /contracts/publish`` body describes, or a 400/422."""
     errors: Errors = {}
     if not isinstance(body, dict):
         raise bad_request({"body": ["must be a JSON object"]})
@@ -125,7 +135,7 @@ def _parse_publication(body: Any) -> _Publication:
         errors.setdefault("buildUrl", []).append("must be a string")
         build_url = None
     raw_contracts = body.get("contracts")
-    contracts: list[_Contract] = []
+    contracts: list[Contract] = []
     if not isinstance(raw_contracts, list) or not raw_contracts:
         errors.setdefault("contracts", []).append("must be a non-empty list")
         raw_contracts = []
@@ -176,11 +186,11 @@ def _parse_publication(body: Any) -> _Publication:
                 provider=provider,
             )
         if ok and provider is not None and isinstance(content, dict):
-            contracts.append(_Contract(index, provider, content, on_conflict))
+            contracts.append(Contract(index, provider, content, on_conflict))
     if errors:
         raise unprocessable(errors)
     assert consumer is not None and number is not None
-    return _Publication(consumer, number, branch, tags, build_url, contracts)
+    return Publication(consumer, number, branch, tags, build_url, contracts)
 
 
 _NOTICE_TEXT = {
@@ -197,10 +207,21 @@ _NOTICE_TYPE = {
 }
 
 
-@router.post("/contracts/publish")
-async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
-    """Publish a consumer version's pacts, branch and tags in one transaction."""
-    publication = _parse_publication(await read_body(request))
+@dataclass
+class Published:
+    """What storing a publication did, for the events and the answer."""
+
+    #: One per contract, in the order they were stored (by provider name).
+    results: list[PublishResult]
+    #: The shas no successful verification exists for.
+    needs_verification: set[str]
+    #: Whether the consumer version was new.
+    new_version: bool
+
+
+async def store_publication(ctx: BrokerContext, publication: Publication) -> Published:
+    """Store a consumer version's pacts, branch and tags in one transaction (committed
+    on return; the events are the caller's, after the commit)."""
     consumer_name, number = publication.consumer, publication.number
     results: list[PublishResult] = []
     needs_verification: set[str] = set()
@@ -239,12 +260,17 @@ async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
             )
             if outcome != "unchanged" and not await has_successful_verification(conn, sha):
                 needs_verification.add(sha)
-    await emit_published(ctx, request, results, needs_verification)
+    return Published(results, needs_verification, new_version)
 
-    results.sort(
-        key=lambda r: next(c.index for c in publication.contracts if c.provider == r.provider)
+
+def render_publication(base: str, publication: Publication, published: Published) -> dict[str, Any]:
+    """The answer to ``POST /contracts/publish``: notices, logs and links."""
+    consumer_name, number = publication.consumer, publication.number
+    results = sorted(
+        published.results,
+        key=lambda r: next(c.index for c in publication.contracts if c.provider == r.provider),
     )
-    verb = "Created" if new_version else "Updated"
+    verb = "Created" if published.new_version else "Updated"
     summary = f"{verb} {consumer_name} version {number}"
     if publication.branch:
         summary += f" with branch {publication.branch}"
@@ -254,7 +280,7 @@ async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
         )
     notices = [{"type": "success", "text": summary}]
     for result in results:
-        url = link(request, pact_path(result.provider, consumer_name, number))["href"]
+        url = link(base, pact_path(result.provider, consumer_name, number))["href"]
         text = _NOTICE_TEXT[result.outcome].format(c=consumer_name, v=number, p=result.provider)
         notices.append({"type": _NOTICE_TYPE[result.outcome], "text": f"{text} {url}"})
     vpath = version_path(consumer_name, number)
@@ -271,28 +297,26 @@ async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
         "_embedded": {
             "pacticipant": {
                 "name": consumer_name,
-                "_links": {"self": link(request, pacticipant_path(consumer_name))},
+                "_links": {"self": link(base, pacticipant_path(consumer_name))},
             },
             "version": {
                 "number": number,
                 "buildUrl": publication.build_url,
-                "_links": {"self": link(request, vpath, title="Version", name=number)},
+                "_links": {"self": link(base, vpath, title="Version", name=number)},
             },
         },
         "_links": {
             "pb:pacticipant": link(
-                request, pacticipant_path(consumer_name), title="Pacticipant", name=consumer_name
+                base, pacticipant_path(consumer_name), title="Pacticipant", name=consumer_name
             ),
-            "pb:pacticipant-version": link(
-                request, vpath, title="Pacticipant version", name=number
-            ),
+            "pb:pacticipant-version": link(base, vpath, title="Pacticipant version", name=number),
             "pb:pacticipant-version-tags": [
-                link(request, tag_path(consumer_name, number, tag), title="Tag", name=tag)
+                link(base, tag_path(consumer_name, number, tag), title="Tag", name=tag)
                 for tag in publication.tags
             ],
             "pb:contracts": [
                 link(
-                    request,
+                    base,
                     pact_path(r.provider, consumer_name, number),
                     title="Pact",
                     name=f"Pact between {consumer_name} ({number}) and {r.provider}",
@@ -303,22 +327,22 @@ async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
     }
     if publication.branch:
         body["_links"]["pb:branch"] = link(
-            request,
+            base,
             branch_path(consumer_name, publication.branch),
             title="Branch",
             name=publication.branch,
         )
         body["_links"]["pb:branch-version"] = link(
-            request,
+            base,
             branch_version_path(consumer_name, publication.branch, number),
             title="Branch version",
             name=publication.branch,
         )
-    return hal(body)
+    return body
 
 
-def _flag(request: Request, name: str) -> bool:
-    value = request.query_params.get(name)
+def flag(value: str | None, name: str) -> bool:
+    """The boolean query parameter ``name`` given as ``value`` (absent: false)."""
     if value is None or value.lower() == "false":
         return False
     if value.lower() == "true":
@@ -331,24 +355,35 @@ def _flag(request: Request, name: str) -> bool:
     )
 
 
-async def _put_pact(
-    request: Request,
-    ctx: BrokerContext,
-    provider: str,
-    consumer: str,
-    version: str,
-    on_conflict: OnConflict,
-) -> JSONResponse:
+def check_pact_names(provider: str, consumer: str, version: str) -> None:
+    """The names a pact's path gives are names (400 otherwise)."""
     errors: Errors = {}
     check_name(provider, "path.provider", errors)
     check_name(consumer, "path.consumer", errors)
     check_name(version, "path.version", errors)
     if errors:
         raise bad_request(errors)
-    content = await read_body(request)
+
+
+def parse_single_pact(content: Any, provider: str, consumer: str) -> Any:
+    """``content`` when it is a pact between ``consumer`` and ``provider`` (422 otherwise)."""
+    errors: Errors = {}
     validate_pact(content, "", errors, consumer=consumer, provider=provider)
     if errors:
         raise unprocessable(errors)
+    return content
+
+
+async def store_single_pact(
+    ctx: BrokerContext,
+    provider: str,
+    consumer: str,
+    version: str,
+    content: Any,
+    on_conflict: OnConflict,
+) -> tuple[PublishResult, set[str], dict[str, Any]]:
+    """Store one pact in one transaction: what happened, the shas needing verification
+    and the stored pact's row (to render)."""
     async with ctx.database.transaction() as conn:
         names = sorted({consumer, provider})
         pacticipants = {name: await ensure_pacticipant(conn, name) for name in names}
@@ -369,26 +404,7 @@ async def _put_pact(
         rows = await find_pacts(
             conn, provider=provider, consumer=consumer, version=version, latest=True
         )
-    result = PublishResult(consumer, provider, version, sha, outcome)
-    await emit_published(ctx, request, [result], needs)
-    return hal(pact_resource(request, rows[0]), 201 if outcome == "created" else 200)
-
-
-@router.put("/pacts/provider/{provider}/consumer/{consumer}/version/{version}")
-async def put_pact(
-    request: Request, ctx: WriteAccess, provider: str, consumer: str, version: str
-) -> JSONResponse:
-    """Publish one pact; ``?allowOverwrite=true`` replaces different content (else 409)."""
-    on_conflict: OnConflict = "overwrite" if _flag(request, "allowOverwrite") else "error"
-    return await _put_pact(request, ctx, provider, consumer, version, on_conflict)
-
-
-@router.patch("/pacts/provider/{provider}/consumer/{consumer}/version/{version}")
-async def patch_pact(
-    request: Request, ctx: WriteAccess, provider: str, consumer: str, version: str
-) -> JSONResponse:
-    """Merge the body's interactions into the pact already published for this version."""
-    return await _put_pact(request, ctx, provider, consumer, version, "merge")
+    return PublishResult(consumer, provider, version, sha, outcome), needs, rows[0]
 
 
 # --- reading ---------------------------------------------------------------
@@ -398,10 +414,9 @@ def _not_found(detail: str) -> BrokerError:
     return BrokerError(404, "Not Found", detail)
 
 
-@router.get("/pacts/provider/{provider}/consumer/{consumer}/version/{version}")
-async def get_pact(
-    request: Request, conn: Reader, provider: str, consumer: str, version: str
-) -> JSONResponse:
+async def pact_for_version(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, version: str
+) -> dict[str, Any]:
     rows = await find_pacts(
         conn, provider=provider, consumer=consumer, version=version, latest=True
     )
@@ -409,61 +424,55 @@ async def get_pact(
         raise _not_found(
             f"no pact between consumer '{consumer}' version '{version}' and provider '{provider}'"
         )
-    return hal(pact_resource(request, rows[0]))
+    return rows[0]
 
 
-@router.get("/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}")
-async def get_pact_version(
-    request: Request, conn: Reader, provider: str, consumer: str, sha: str
-) -> JSONResponse:
+async def pact_by_sha(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, sha: str
+) -> dict[str, Any]:
     rows = await find_pacts(conn, provider=provider, consumer=consumer, sha=sha, latest=True)
     if not rows:
         raise _not_found(
             f"no pact version '{sha}' between consumer '{consumer}' and provider '{provider}'"
         )
-    return hal(pact_resource(request, rows[0], pact_version_path(provider, consumer, sha)))
+    return rows[0]
 
 
-@router.get("/pacts/provider/{provider}/consumer/{consumer}/latest")
-async def get_latest_pact(
-    request: Request, conn: Reader, provider: str, consumer: str
-) -> JSONResponse:
+async def latest_pact(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str
+) -> dict[str, Any]:
     rows = await find_pacts(conn, provider=provider, consumer=consumer, latest=True)
     if not rows:
         raise _not_found(f"no pact between consumer '{consumer}' and provider '{provider}'")
-    return hal(pact_resource(request, rows[0]))
+    return rows[0]
 
 
-@router.get("/pacts/provider/{provider}/consumer/{consumer}/latest/{tag}")
-async def get_latest_tagged_pact(
-    request: Request, conn: Reader, provider: str, consumer: str, tag: str
-) -> JSONResponse:
+async def latest_tagged_pact(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, tag: str
+) -> dict[str, Any]:
     rows = await find_pacts(conn, provider=provider, consumer=consumer, tag=tag, latest=True)
     if not rows:
         raise _not_found(
             f"no pact between consumer '{consumer}' and provider '{provider}'"
             f" for a consumer version tagged '{tag}'"
         )
-    return hal(pact_resource(request, rows[0]))
+    return rows[0]
 
 
-@router.get("/pacts/provider/{provider}/consumer/{consumer}/branch/{branch}/latest")
-async def get_latest_branch_pact(
-    request: Request, conn: Reader, provider: str, consumer: str, branch: str
-) -> JSONResponse:
+async def latest_branch_pact(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, branch: str
+) -> dict[str, Any]:
     rows = await find_pacts(conn, provider=provider, consumer=consumer, branch=branch, latest=True)
     if not rows:
         raise _not_found(
             f"no pact between consumer '{consumer}' and provider '{provider}'"
             f" for a consumer version on branch '{branch}'"
         )
-    return hal(pact_resource(request, rows[0]))
+    return rows[0]
 
 
-@router.get("/pacts/latest")
-async def latest_pacts(request: Request, conn: Reader) -> JSONResponse:
+def render_latest_pacts(base: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The latest pact of every consumer/provider pair (``list-latest-pact-versions``)."""
-    rows = await find_pacts(conn, latest_per_integration=True)
     pacts = []
     for row in rows:
         consumer, provider, number = row["consumer"], row["provider"], row["version"]
@@ -473,124 +482,88 @@ async def latest_pacts(request: Request, conn: Reader) -> JSONResponse:
                 "_embedded": {
                     "consumer": {
                         "name": consumer,
-                        "_links": {"self": link(request, pacticipant_path(consumer))},
+                        "_links": {"self": link(base, pacticipant_path(consumer))},
                         "_embedded": {
                             "version": {
                                 "number": number,
-                                "_links": {"self": link(request, version_path(consumer, number))},
+                                "_links": {"self": link(base, version_path(consumer, number))},
                             }
                         },
                     },
                     "provider": {
                         "name": provider,
-                        "_links": {"self": link(request, pacticipant_path(provider))},
+                        "_links": {"self": link(base, pacticipant_path(provider))},
                     },
                 },
                 "_links": {
                     "self": [
                         link(
-                            request,
+                            base,
                             f"{pacts_between(provider, consumer)}/latest",
                             title="Latest pact",
                             name=pact_title(row),
                         ),
                         link(
-                            request,
+                            base,
                             pact_path(provider, consumer, number),
                             title="Pact",
                             name=pact_title(row),
                         ),
                     ],
                     "pb:pact-version": link(
-                        request,
+                        base,
                         pact_version_path(provider, consumer, row["sha"]),
                         name=row["sha"],
                     ),
                 },
             }
         )
-    return hal(
-        {
-            "_links": {"self": link(request, "/pacts/latest", title="Latest pact versions")},
-            "pacts": pacts,
-        }
-    )
+    return {
+        "_links": {"self": link(base, "/pacts/latest", title="Latest pact versions")},
+        "pacts": pacts,
+    }
 
 
-async def _provider_pacts(
-    request: Request,
-    conn: psycopg.AsyncConnection,
+async def find_provider_pacts(
+    conn: psycopg.AsyncConnection, provider: str, *, tag: str | None, latest: bool
+) -> list[dict[str, Any]]:
+    """The provider's pacts (with consumer versions tagged ``tag``; only each pair's
+    latest when ``latest``); 404 when there is no such provider."""
+    if await find_pacticipant(conn, provider) is None:
+        raise _not_found(f"no pacticipant named '{provider}'")
+    if latest:
+        return await find_pacts(conn, provider=provider, tag=tag, latest_per_integration=True)
+    return await find_pacts(conn, provider=provider, tag=tag)
+
+
+def render_provider_pacts(
+    base: str,
     provider: str,
+    rows: list[dict[str, Any]],
     *,
     tag: str | None,
     latest: bool,
     title: str,
-) -> JSONResponse:
-    if await find_pacticipant(conn, provider) is None:
-        raise _not_found(f"no pacticipant named '{provider}'")
-    if latest:
-        rows = await find_pacts(conn, provider=provider, tag=tag, latest_per_integration=True)
-    else:
-        rows = await find_pacts(conn, provider=provider, tag=tag)
+) -> dict[str, Any]:
     self_path = f"/pacts/provider/{quote_name(provider)}"
     if latest:
         self_path += "/latest" + (f"/{quote_name(tag)}" if tag is not None else "")
     pacts = [
         link(
-            request,
+            base,
             pact_path(provider, row["consumer"], row["version"]),
             title=pact_title(row),
             name=row["consumer"],
         )
         for row in rows
     ]
-    provider_link = link(request, pacticipant_path(provider), title="Provider", name=provider)
-    return hal(
-        {
-            "_links": {
-                "self": link(request, self_path, title=title),
-                "pb:provider": provider_link,
-                "provider": provider_link,
-                "pb:pacts": pacts,
-                "pacts": pacts,
-            }
+    provider_link = link(base, pacticipant_path(provider), title="Provider", name=provider)
+    return {
+        "_links": {
+            "self": link(base, self_path, title=title),
+            "pb:provider": provider_link,
+            "provider": provider_link,
+            "pb:pacts": pacts,
+            "pacts": pacts,
         }
-    )
-
-
-@router.get("/pacts/provider/{provider}")
-async def provider_pacts(request: Request, conn: Reader, provider: str) -> JSONResponse:
-    return await _provider_pacts(
-        request,
-        conn,
-        provider,
-        tag=None,
-        latest=False,
-        title=f"All pact versions for the provider {provider}",
-    )
-
-
-@router.get("/pacts/provider/{provider}/latest")
-async def latest_provider_pacts(request: Request, conn: Reader, provider: str) -> JSONResponse:
-    return await _provider_pacts(
-        request,
-        conn,
-        provider,
-        tag=None,
-        latest=True,
-        title=f"Latest pact versions for the provider {provider}",
-    )
-
-
-@router.get("/pacts/provider/{provider}/latest/{tag}")
-async def latest_tagged_provider_pacts(
-    request: Request, conn: Reader, provider: str, tag: str
-) -> JSONResponse:
-    return await _provider_pacts(
-        request,
-        conn,
-        provider,
-        tag=tag,
-        latest=True,
-        title=f"Latest pact versions for the provider {provider} with consumer version tag {tag}",
-    )
+    }
