@@ -1,11 +1,10 @@
-"""``covenant fuzz``: Schemathesis against each service's OpenAPI document."""
+"""``covenant fuzz``: Schemathesis against each service's OpenAPI document.
+
+The session (``verifiers.fuzz.session.FuzzSession``) does the work; this command parses the
+options, renders the session's events as they come and its result at the end."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,104 +12,57 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from covenant.cli._common import err, out, state, with_throwaway_token
-from covenant.kernel.config import CovenantConfig
-from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.cli._common import err, out, state
 
 if TYPE_CHECKING:
-    from verifiers.fuzz import FuzzOptions, FuzzResult
+    from covenant.app import BackgroundServer
+    from covenant.kernel.config import CovenantConfig
+    from verifiers.fuzz.session import FuzzEvent, FuzzSession, FuzzSessionResult
 
 
-def _database_url(config: CovenantConfig) -> str | None:
-    from covenant.kernel.endpoints import resolve_endpoints
+class ConsoleHandler:
+    """The session's progress on stderr: each service as it starts, Schemathesis's own
+    output (unless ``quiet``), runs PostgreSQL did not take."""
 
-    postgres = resolve_endpoints(config).get("postgres")
-    return postgres.target if postgres else None
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def handle(self, event: FuzzEvent) -> None:
+        from verifiers.fuzz.session import EngineOutput, NotStored, ServiceStarted
+
+        if isinstance(event, ServiceStarted):
+            err.print(f"[bold]fuzzing {escape(event.service)}[/]", markup=True)
+        elif isinstance(event, EngineOutput):
+            if not self.quiet:
+                err.print(event.line, markup=False, highlight=False, style="dim")
+        elif isinstance(event, NotStored):
+            err.print(f"[yellow]not stored in PostgreSQL: {escape(event.error)}[/]", markup=True)
 
 
-def _own_database(admin_url: str, name: str) -> str:
-    """A fresh, empty database for fuzzing Covenant, so fuzzed writes stay out of real
-    data and each run starts alike: kept between runs, the webhooks earlier runs had
-    created (hundreds) made every later publish slow enough to fail the time budget."""
-    from covenant.kernel.postgres import create_database
-
-    return create_database(admin_url, name, replace=True)
-
-
-#: Where webhooks of the fuzzed broker may go.
-LOOPBACK_HOSTS = ("127.0.0.0/8", "::1", "localhost")
-
-
-@contextlib.contextmanager
-def _serving_covenant(config: CovenantConfig, options: FuzzOptions) -> Iterator[FuzzOptions]:
-    """Covenant's own API, served in-process on a free port with a throwaway token."""
+def _serve(config: CovenantConfig) -> BackgroundServer:
+    """Covenant's own API for the session to fuzz, in-process on a free port."""
     from covenant.app import BackgroundServer, create_app
 
-    admin_url = _database_url(config)
-    if admin_url is None:
-        raise CovenantError("fuzzing covenant needs PostgreSQL", kind=ErrorKind.CONFIG)
-    from pydantic import SecretStr
-
-    database = SecretStr(_own_database(admin_url, "covenant_fuzz"))
-    postgres = config.engines.postgres.model_copy(update={"url": database})
-    # Fuzzed webhooks point at generated hosts; the broker may only call loopback
-    # ones, so fuzzing never reaches (or resolves) anything outside this machine.
-    broker = config.broker.model_copy(update={"webhook_allowed_hosts": LOOPBACK_HOSTS})
-    own, token = with_throwaway_token(
-        config.model_copy(
-            update={
-                "engines": config.engines.model_copy(update={"postgres": postgres}),
-                "broker": broker,
-            }
-        ),
-        replace_tokens=True,
-    )
-    with BackgroundServer(create_app(own)) as server:
-        yield replace(
-            options,
-            spec=f"{server.url}/openapi.json",
-            headers={"Authorization": f"Bearer {token}"},
-        )
+    return BackgroundServer(create_app(config))
 
 
-def _replay(config: CovenantConfig, finding_id: str) -> None:
-    import httpx
-
-    from verifiers.fuzz import load_finding
-
-    database_url = _database_url(config)
-    if database_url is None:
-        raise CovenantError(
-            "replaying needs PostgreSQL (engines.postgres.url)", kind=ErrorKind.CONFIG
-        )
-    finding = load_finding(database_url, finding_id)
-    if finding is None:
-        raise CovenantError(f"no finding '{finding_id}'", kind=ErrorKind.USAGE)
+def _replay(session: FuzzSession, finding_id: str) -> None:
+    finding = session.finding(finding_id)
     request = finding["request"]
-    headers = {k: v for k, v in (request.get("headers") or {}).items() if v != "***"}
     out.print(f"{finding['id']}: {finding['title']} ({finding['operation']})", markup=False)
     out.print(f"-> {request['method']} {request['uri']}", markup=False)
-    try:
-        response = httpx.request(
-            request["method"],
-            request["uri"],
-            headers=headers,
-            content=request.get("body"),
-            timeout=30,
-        )
-    except httpx.TransportError as exc:
-        raise CovenantError(f"{request['uri']}: {exc}", kind=ErrorKind.UNREACHABLE) from None
+    response = session.resend(finding)
     out.print(f"<- {response.status_code} {response.reason_phrase}", markup=False)
     out.print(response.text[:2000], markup=False)
 
 
-def _summary(results: list[FuzzResult]) -> Table:
+def _summary(finished: FuzzSessionResult) -> Table:
     from verifiers.fuzz import summary_rows
 
     table = Table(title="fuzz findings by operation and check", title_justify="left")
     for column in ("service", "outcome", "operation", "check", "findings"):
         table.add_column(column, overflow="fold")
-    for result in results:
+    for result in finished.results:
         rows = summary_rows(result)
         if not rows:
             detail = "; ".join(result.errors)[:200] if result.errors else ""
@@ -118,6 +70,18 @@ def _summary(results: list[FuzzResult]) -> Table:
         for operation, check, count in rows:
             table.add_row(result.options.service, result.outcome, operation, check, str(count))
     return table
+
+
+def _render(finished: FuzzSessionResult) -> None:
+    out.print(_summary(finished))
+    for finding in finished.findings:
+        out.print(
+            f"{finding.id} {finding.operation} {finding.check}: {finding.title}",
+            markup=False,
+            soft_wrap=True,
+        )
+        out.print(f"    {finding.curl}", markup=False, soft_wrap=True)
+    out.print(f"reports: {finished.report_dir}", markup=False)
 
 
 def fuzz(
@@ -156,74 +120,25 @@ def fuzz(
 
     Exit codes: 0 clean, 1 findings, 2 usage or configuration error, 3 service unreachable.
     """
-    from verifiers.fuzz import (
-        COVENANT_SERVICE,
-        known_services,
-        render_html,
-        resolve_target,
-        run_fuzz,
-        save_result,
-    )
+    from verifiers.fuzz.session import FuzzOverrides, FuzzSession
 
     config = state(ctx).config()
+    session = FuzzSession(
+        config,
+        overrides=FuzzOverrides(
+            max_examples=max_examples, max_time_s=max_time, seed=seed, rate_limit=rate_limit
+        ),
+        report_dir=report_dir,
+        handlers=[ConsoleHandler(quiet=quiet)],
+        serve_covenant=_serve,
+    )
     if replay is not None:
-        _replay(config, replay)
+        _replay(session, replay)
         return
-    if all_services == (service is not None):
-        raise CovenantError("name one SERVICE or use --all", kind=ErrorKind.USAGE)
-    names = known_services(config) if all_services else [service or ""]
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    root = (report_dir or config.fuzz.report_dir) / stamp
-
-    results: list[FuzzResult] = []
-    for name in names:
-        options = resolve_target(config, name)
-        options = replace(
-            options,
-            max_examples=max_examples or options.max_examples,
-            max_time_s=max_time or options.max_time_s,
-            seed=options.seed if seed is None else seed,
-            rate_limit=rate_limit or options.rate_limit,
-        )
-        err.print(f"[bold]fuzzing {escape(name)}[/]", markup=True)
-
-        def show(line: str) -> None:
-            if not quiet:
-                err.print(line, markup=False, highlight=False, style="dim")
-
-        workdir = config.stack.state_dir / "fuzz" / name
-        if name == COVENANT_SERVICE:
-            with _serving_covenant(config, options) as own:
-                result = run_fuzz(own, report_dir=root / name, workdir=workdir, on_output=show)
-        else:
-            result = run_fuzz(options, report_dir=root / name, workdir=workdir, on_output=show)
-        results.append(result)
-        database_url = _database_url(config)
-        if database_url is not None and result.outcome != "unreachable":
-            try:
-                save_result(database_url, result)
-            except Exception as exc:
-                err.print(f"[yellow]not stored in PostgreSQL: {escape(str(exc))}[/]", markup=True)
-
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "report.html").write_text(render_html(results), encoding="utf-8")
-    out.print(_summary(results))
-    for result in results:
-        for finding in result.findings:
-            out.print(
-                f"{finding.id} {finding.operation} {finding.check}: {finding.title}",
-                markup=False,
-                soft_wrap=True,
-            )
-            out.print(f"    {finding.curl}", markup=False, soft_wrap=True)
-    out.print(f"reports: {root}", markup=False)
-
-    outcomes = {r.outcome for r in results}
-    if "error" in outcomes:
-        errors = "; ".join(e for r in results for e in r.errors)[:800]
-        raise CovenantError(f"fuzzing could not run: {errors}", kind=ErrorKind.USAGE)
-    if "unreachable" in outcomes:
-        errors = "; ".join(e for r in results if r.outcome == "unreachable" for e in r.errors)
-        raise CovenantError(errors, kind=ErrorKind.UNREACHABLE)
-    if "findings" in outcomes:
+    result = session.run(session.targets(service, all_services=all_services))
+    _render(result)
+    problem = result.problem()
+    if problem is not None:
+        raise problem
+    if result.has_findings:
         raise typer.Exit(1)
