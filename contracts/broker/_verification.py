@@ -10,6 +10,9 @@
   / ``branch`` / ``providerVersionTags``). The provider version (and branch) is
   created when missing; the events ``provider_verification_succeeded`` or
   ``provider_verification_failed`` are emitted after the commit.
+
+No web framework here: validation, SQL, the events and the HAL renderers (which
+take the broker's base URL). The routes are :mod:`contracts.broker.resources.verification`.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import logging
 from typing import Any
 
 import psycopg
-from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 from contracts.broker import _selectors
+from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError, unprocessable
-from contracts.broker._hal import quote_name
+from contracts.broker._hal import link, quote_name
 from contracts.broker._hal_urls import (
     iso,
     pact_version_path,
@@ -39,20 +42,22 @@ from contracts.broker._queries import (
     require_pacticipant,
 )
 from contracts.broker._queries import fetch_all as _rows
-from contracts.broker.resources._http import (
-    Reader,
-    WriteAccess,
-    broker_router,
-    hal,
-    link,
-    read_json,
-)
 
-__all__ = ["router", "verification_resource"]
+__all__ = [
+    "MAX_TEXT",
+    "latest_result_row",
+    "parse_result",
+    "record_result",
+    "render_for_verification_doc",
+    "render_pacts_for_verification",
+    "render_results",
+    "require_pact",
+    "result_row",
+    "result_rows",
+    "verification_resource",
+]
 
 log = logging.getLogger(__name__)
-
-router = broker_router()
 
 MAX_TEXT = 1024
 
@@ -64,45 +69,40 @@ def _for_verification_path(provider: str) -> str:
     return f"/pacts/provider/{quote_name(provider)}/for-verification"
 
 
-@router.get("/pacts/provider/{provider}/for-verification")
-async def for_verification_doc(provider: str, request: Request, conn: Reader) -> Response:
-    await require_pacticipant(conn, provider)
-    return hal(
-        {
-            "_links": {
-                "self": link(
-                    request, _for_verification_path(provider), title="Pacts to be verified"
-                ),
-                "pb:provider": link(
-                    request, pacticipant_path(provider), title="Provider", name=provider
-                ),
-            },
-            "howToUse": (
-                "POST a JSON object to this URL: consumerVersionSelectors (an array of"
-                " {mainBranch|branch|matchingBranch|tag|latest|deployed|released|"
-                "deployedOrReleased|environment|consumer|fallbackBranch|fallbackTag}),"
-                " providerVersionBranch, providerVersionTags, includePendingStatus and"
-                " includeWipPactsSince (YYYY-MM-DD). With no selectors, the latest pact from"
-                " each consumer's main branch and every deployed or released pact are returned."
-            ),
-            "exampleBody": {
-                "consumerVersionSelectors": [{"mainBranch": True}, {"deployedOrReleased": True}],
-                "providerVersionBranch": "main",
-                "includePendingStatus": True,
-                "includeWipPactsSince": "2024-01-01",
-            },
-        }
-    )
+def render_for_verification_doc(base: str, provider: str) -> dict[str, Any]:
+    """The HAL resource the Pact verifier navigates to first: how to POST."""
+    return {
+        "_links": {
+            "self": link(base, _for_verification_path(provider), title="Pacts to be verified"),
+            "pb:provider": link(base, pacticipant_path(provider), title="Provider", name=provider),
+        },
+        "howToUse": (
+            "POST a JSON object to this URL: consumerVersionSelectors (an array of"
+            " {mainBranch|branch|matchingBranch|tag|latest|deployed|released|"
+            "deployedOrReleased|environment|consumer|fallbackBranch|fallbackTag}),"
+            " providerVersionBranch, providerVersionTags, includePendingStatus and"
+            " includeWipPactsSince (YYYY-MM-DD). With no selectors, the latest pact from"
+            " each consumer's main branch and every deployed or released pact are returned."
+        ),
+        "exampleBody": {
+            "consumerVersionSelectors": [{"mainBranch": True}, {"deployedOrReleased": True}],
+            "providerVersionBranch": "main",
+            "includePendingStatus": True,
+            "includeWipPactsSince": "2024-01-01",
+        },
+    }
 
 
-@router.post("/pacts/provider/{provider}/for-verification")
-async def for_verification(provider: str, request: Request, conn: Reader) -> Response:
-    query = _selectors.parse_request(await read_json(request))
-    await require_pacticipant(conn, provider)
-    pacts = await _selectors.pacts_for_verification(conn, provider, query)
+def render_pacts_for_verification(
+    base: str,
+    provider: str,
+    pacts: list[_selectors.PactForVerification],
+    query: _selectors.ForVerificationRequest,
+) -> dict[str, Any]:
+    """The pacts ``provider`` should verify, with their verification properties."""
     entries = []
     for pact in pacts:
-        url = link(request, pact_version_path(provider, pact.consumer, pact.sha))["href"]
+        url = link(base, pact_version_path(provider, pact.consumer, pact.sha))["href"]
         properties: dict[str, Any] = {}
         if query.include_pending:
             properties["pending"] = pact.pending
@@ -124,16 +124,12 @@ async def for_verification(provider: str, request: Request, conn: Reader) -> Res
                 },
             }
         )
-    return hal(
-        {
-            "_embedded": {"pacts": entries},
-            "_links": {
-                "self": link(
-                    request, _for_verification_path(provider), title="Pacts to be verified"
-                )
-            },
-        }
-    )
+    return {
+        "_embedded": {"pacts": entries},
+        "_links": {
+            "self": link(base, _for_verification_path(provider), title="Pacts to be verified")
+        },
+    }
 
 
 # --- verification results ---------------------------------------------------------------
@@ -160,7 +156,7 @@ def _result_path(row: dict[str, Any]) -> str:
     return f"{verification_results_path(row['provider'], row['consumer'], row['sha'])}/{row['id']}"
 
 
-def verification_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def verification_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
     pact_name = f"Pact between {row['consumer']} ({row['consumer_version']}) and {row['provider']}"
     body: dict[str, Any] = {
         "providerName": row["provider"],
@@ -179,22 +175,22 @@ def verification_resource(request: Request, row: dict[str, Any]) -> dict[str, An
         body["verifiedBy"] = row["verified_by"]
     body["_links"] = {
         "self": link(
-            request,
+            base,
             _result_path(row),
             title="Verification result",
             name=f"Verification result {row['id']} for {pact_name}",
         ),
         "pb:pact-version": link(
-            request,
+            base,
             pact_version_path(row["provider"], row["consumer"], row["sha"]),
             title="Pact",
             name=pact_name,
         ),
         "pb:provider": link(
-            request, pacticipant_path(row["provider"]), title="Provider", name=row["provider"]
+            base, pacticipant_path(row["provider"]), title="Provider", name=row["provider"]
         ),
         "pb:provider-version": link(
-            request,
+            base,
             version_path(row["provider"], row["provider_version"]),
             title="Provider version",
             name=row["provider_version"],
@@ -203,9 +199,10 @@ def verification_resource(request: Request, row: dict[str, Any]) -> dict[str, An
     return body
 
 
-async def _require_pact(
+async def require_pact(
     conn: psycopg.AsyncConnection, provider: str, consumer: str, sha: str
 ) -> tuple[Pacticipant, str]:
+    """The provider and the pact version ``sha`` between it and ``consumer`` (404 if not)."""
     prov = await require_pacticipant(conn, provider)
     found = await _rows(
         conn,
@@ -240,7 +237,8 @@ def _text(
     return value
 
 
-def _parse_result(body: Any) -> dict[str, Any]:
+def parse_result(body: Any) -> dict[str, Any]:
+    """The verification result a body describes (400/422 naming every problem)."""
     if not isinstance(body, dict):
         raise BrokerError(
             400, "Bad Request", "the body must be a JSON object", errors={"body": ["not an object"]}
@@ -277,15 +275,13 @@ def _parse_result(body: Any) -> dict[str, Any]:
     }
 
 
-@router.post(
-    "/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results"
-)
-async def publish_result(
-    provider: str, consumer: str, sha: str, request: Request, ctx: WriteAccess
-) -> Response:
-    fields = _parse_result(await read_json(request))
+async def record_result(
+    ctx: BrokerContext, base: str, provider: str, consumer: str, sha: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Store a verification result (``fields`` from :func:`parse_result`) in one
+    transaction, then tell the listeners; the stored result as HAL."""
     async with ctx.database.transaction() as conn:
-        prov, sha = await _require_pact(conn, provider, consumer, sha)
+        prov, sha = await require_pact(conn, provider, consumer, sha)
         version = await ensure_version(conn, prov, fields["version"], fields["build_url"])
         if fields["branch"]:
             await add_branch(conn, version, fields["branch"])
@@ -306,7 +302,7 @@ async def publish_result(
         )
         row = (await _rows(conn, _RESULT_SQL + " WHERE ver.id = %s", (created[0]["id"],)))[0]
     # Committed: now the listeners (webhooks) may hear about it.
-    resource = verification_resource(request, row)
+    resource = verification_resource(base, row)
     event = (
         "provider_verification_succeeded" if fields["success"] else "provider_verification_failed"
     )
@@ -325,57 +321,50 @@ async def publish_result(
         await ctx.emit(event, payload)
     except Exception:  # a listener's failure must not undo a stored result
         log.exception("a listener failed on %s", event)
-    return hal(resource, 201, headers={"Location": resource["_links"]["self"]["href"]})
+    return resource
 
 
-_RESULTS_BASE = (
-    "/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}/verification-results"
-)
-
-
-@router.get(_RESULTS_BASE)
-async def list_results(
-    provider: str, consumer: str, sha: str, request: Request, conn: Reader
-) -> Response:
-    await _require_pact(conn, provider, consumer, sha)
-    rows = await _rows(
+async def result_rows(conn: psycopg.AsyncConnection, sha: str) -> list[dict[str, Any]]:
+    """Every verification result of pact version ``sha``, newest first."""
+    return await _rows(
         conn, _RESULT_SQL + " WHERE ver.pact_version_sha = %s ORDER BY ver.id DESC", (sha,)
     )
-    return hal(
-        {
-            "_embedded": {"verificationResults": [verification_resource(request, r) for r in rows]},
-            "_links": {
-                "self": link(
-                    request,
-                    verification_results_path(provider, consumer, sha),
-                    title="Verification results",
-                ),
-                "pb:pact-version": link(
-                    request, pact_version_path(provider, consumer, sha), title="Pact"
-                ),
-            },
-        }
-    )
 
 
-@router.get(_RESULTS_BASE + "/latest")
-async def latest_result(
-    provider: str, consumer: str, sha: str, request: Request, conn: Reader
-) -> Response:
-    await _require_pact(conn, provider, consumer, sha)
+def render_results(
+    base: str, provider: str, consumer: str, sha: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "_embedded": {"verificationResults": [verification_resource(base, r) for r in rows]},
+        "_links": {
+            "self": link(
+                base,
+                verification_results_path(provider, consumer, sha),
+                title="Verification results",
+            ),
+            "pb:pact-version": link(base, pact_version_path(provider, consumer, sha), title="Pact"),
+        },
+    }
+
+
+async def latest_result_row(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, sha: str
+) -> dict[str, Any]:
+    """The newest verification result of the pact version (404 if there is none)."""
+    await require_pact(conn, provider, consumer, sha)
     rows = await _rows(
         conn, _RESULT_SQL + " WHERE ver.pact_version_sha = %s ORDER BY ver.id DESC LIMIT 1", (sha,)
     )
     if not rows:
         raise BrokerError(404, "Not Found", f"pact version '{sha}' has no verification results")
-    return hal(verification_resource(request, rows[0]))
+    return rows[0]
 
 
-@router.get(_RESULTS_BASE + "/{result_id}")
-async def get_result(
-    provider: str, consumer: str, sha: str, result_id: str, request: Request, conn: Reader
-) -> Response:
-    await _require_pact(conn, provider, consumer, sha)
+async def result_row(
+    conn: psycopg.AsyncConnection, provider: str, consumer: str, sha: str, result_id: str
+) -> dict[str, Any]:
+    """Verification result ``result_id`` of the pact version (404 if there is none)."""
+    await require_pact(conn, provider, consumer, sha)
     rows = (
         await _rows(
             conn,
@@ -389,4 +378,4 @@ async def get_result(
         raise BrokerError(
             404, "Not Found", f"no verification result '{result_id}' for pact version '{sha}'"
         )
-    return hal(verification_resource(request, rows[0]))
+    return rows[0]

@@ -67,7 +67,6 @@ KNOWN_WEB: frozenset[str] = frozenset(
         "contracts.broker._openapi",
         "contracts.broker._pacticipants",
         "contracts.broker._pacts",
-        "contracts.broker._verification",
         "contracts.broker._webhooks",
     }
 )

@@ -18,7 +18,6 @@ from contracts.broker import (
     _index,
     _matrix,
     _pacticipants,
-    _verification,
     _webhooks,
 )
 from contracts.broker._body_schema import check_body
@@ -26,13 +25,13 @@ from contracts.broker._context import BrokerContext
 from contracts.broker._db import BrokerDatabase, DatabaseTimeout
 from contracts.broker._errors import BrokerError
 from contracts.broker._openapi import document_broker_operations
-from contracts.broker.resources import publish
+from contracts.broker.resources import publish, verification
 from contracts.broker.resources._http import problem_response
 from covenant.kernel.config import BrokerConfig
 
 __all__ = ["install_broker"]
 
-ROUTERS = (_index, publish, _pacticipants, _environments, _verification, _matrix, _webhooks)
+ROUTERS = (_index, publish, _pacticipants, _environments, verification, _matrix, _webhooks)
 
 
 def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> BrokerContext:
