@@ -1,24 +1,20 @@
-"""The index resource: where Pact tooling starts navigating.
+"""The index: where Pact tooling starts navigating.
 
 Clients look relations up by name (``pb:publish-contracts``,
 ``pb:latest-provider-pacts``, ``pb:latest-version``, ...) and expand templated
 hrefs (``{provider}``, ``{pacticipant}``, ...) with URL-encoded values, so the
 relation names and placeholders are those of the reference Pact Broker. Every
-relation listed here is served by this broker.
+relation listed here is served by this broker. The route is
+:mod:`contracts.broker.resources.index`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from contracts.broker._hal import link
 
-from contracts.broker.resources._http import ReadAccess, broker_router, hal, link
-
-router = broker_router()
-
-__all__ = ["RELATIONS", "router"]
+__all__ = ["RELATIONS", "render_index"]
 
 #: relation -> (path, title); a path with "{" is templated.
 RELATIONS: dict[str, tuple[str, str]] = {
@@ -92,13 +88,13 @@ RELATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-@router.get("/")
-async def index(request: Request, _ctx: ReadAccess) -> JSONResponse:
-    links: dict[str, Any] = {"self": link(request, "", title="Index", templated=False)}
+def render_index(base: str) -> dict[str, Any]:
+    """The index document of the broker at ``base``: every relation, then the curies."""
+    links: dict[str, Any] = {"self": link(base, "", title="Index", templated=False)}
     for relation, (path, title) in RELATIONS.items():
-        links[relation] = link(request, path, title=title, templated="{" in path)
+        links[relation] = link(base, path, title=title, templated="{" in path)
     links["curies"] = [
-        link(request, "/doc/{rel}?context=index", name=prefix, templated=True)
+        link(base, "/doc/{rel}?context=index", name=prefix, templated=True)
         for prefix in ("pb", "beta")
     ]
-    return hal({"_links": links})
+    return {"_links": links}

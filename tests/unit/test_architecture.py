@@ -62,7 +62,6 @@ KNOWN_WEB: frozenset[str] = frozenset(
     {
         "contracts.broker._body_schema",
         "contracts.broker._environments",
-        "contracts.broker._index",
         "contracts.broker._matrix",
         "contracts.broker._openapi",
         "contracts.broker._pacticipants",
