@@ -13,7 +13,7 @@ from schedules._model import Check, Expectation, parse_duration
 from schedules._probes import Engines, ProbeError
 from schedules._run import CheckRun, ExpectationResult, new_run_values, run_check
 from schedules._scheduler import CheckScheduler, RunListener, SchedulerMetrics
-from schedules._store import RunStore
+from schedules._store import RunStore, latest_runs, latest_runs_per_check
 
 __all__ = [
     "Check",
@@ -30,6 +30,8 @@ __all__ = [
     "RunStore",
     "SchedulerMetrics",
     "engines_for",
+    "latest_runs",
+    "latest_runs_per_check",
     "load_checks",
     "load_file",
     "new_run_values",

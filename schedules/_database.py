@@ -3,25 +3,26 @@
 ``covenant check run`` opens one connection per write; the scheduler shares a
 small pool instead: at a thousand checks a minute, a connection per claim and
 per write exhausted PostgreSQL's ``max_connections``. The ``checks`` schema
-is migrated once per process, not on every write.
+is migrated once per process, not on every write. The pool, the deadline and
+the migrations are the kernel's :class:`~covenant.kernel.postgres.Database`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from covenant.kernel import migrations
+from covenant.kernel.postgres import Database, Schema, unavailable
 
-__all__ = ["UNAVAILABLE", "ChecksDatabase"]
+__all__ = ["SCHEMA", "UNAVAILABLE", "ChecksDatabase"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The ``checks`` schema: runs, expectation results, claims.
+SCHEMA = Schema("checks", MIGRATIONS)
 
 #: Seconds to fail fast after PostgreSQL could not be reached.
 RETRY_AFTER_S = 5.0
@@ -33,7 +34,7 @@ RETRY_AFTER_S = 5.0
 OPERATION_TIMEOUT_S = 10.0
 
 #: What "PostgreSQL is not there right now" looks like to the callers.
-UNAVAILABLE = (psycopg.Error, OSError, PoolTimeout)
+UNAVAILABLE = unavailable()
 
 
 class ChecksDatabase:
@@ -46,34 +47,21 @@ class ChecksDatabase:
     ) -> None:
         self.url = url
         self.timeout_s = timeout_s
-        self._pool = (
-            AsyncConnectionPool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                open=False,
-                kwargs={"autocommit": True},
-                timeout=5,
-                # A restarted PostgreSQL leaves dead connections in the pool.
-                check=AsyncConnectionPool.check_connection,
-            )
-            if pool_size
-            else None
+        # Autocommit: each statement stands alone; several use conn.transaction().
+        self._database = Database(
+            url, SCHEMA, timeout_s=timeout_s, pool_size=pool_size, autocommit=True
         )
-        self._migrated = False
         self._down_until = 0.0
 
     async def open(self) -> None:
-        if self._pool is not None:
-            await self._pool.open(wait=False)
+        await self._database.open(wait=False)
 
     def retry_now(self) -> None:
         """Forget a recent failure (a last flush before stopping should really try)."""
         self._down_until = 0.0
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        await self._database.close()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
@@ -85,30 +73,8 @@ class ChecksDatabase:
         if time.monotonic() < self._down_until:
             raise OSError("PostgreSQL was unavailable moments ago; not asking again yet")
         try:
-            async with asyncio.timeout(self.timeout_s), self._acquire() as conn:
-                await self._migrate(conn)
+            async with self._database.connection() as conn:
                 yield conn
         except UNAVAILABLE:
             self._down_until = time.monotonic() + RETRY_AFTER_S
             raise
-
-    @asynccontextmanager
-    async def _acquire(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        if self._pool is not None:
-            async with self._pool.connection() as conn:
-                yield conn
-            return
-        async with await psycopg.AsyncConnection.connect(
-            self.url, connect_timeout=5, autocommit=True
-        ) as conn:
-            yield conn
-
-    async def _migrate(self, conn: psycopg.AsyncConnection) -> None:
-        if self._migrated:
-            return
-        await conn.set_autocommit(False)
-        try:
-            await migrations.migrate(conn, "checks", MIGRATIONS)
-        finally:
-            await conn.set_autocommit(True)
-        self._migrated = True

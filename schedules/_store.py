@@ -4,6 +4,9 @@ A run that cannot be written is appended to a spool file (one JSON line per
 run, under the stack's state directory); every later write first replays the
 spool. Inserts are idempotent by run id, so a run spooled twice, or spooled
 after a write that did reach the database, is stored once.
+
+:func:`latest_runs` and :func:`latest_runs_per_check` read on the reader's own
+connection (the status page's); before the first run is written they find nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
+from covenant.kernel.postgres import fetch_rows
 from schedules._database import UNAVAILABLE, ChecksDatabase
 from schedules._run import CheckRun, ExpectationResult
 
-__all__ = ["RunStore"]
+__all__ = ["RunStore", "latest_runs", "latest_runs_per_check"]
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +184,54 @@ class RunStore:
                 {"check": check, "limit": limit},
             )
             return list(await cur.fetchall())
+
+
+#: The columns of a run as the readers get it: the run's own and ``expectations``,
+#: a list of name, kind, outcome, latency_s, detail, polls (by name).
+_RUN_COLUMNS = sql.SQL(
+    "r.run_id, r.check_name, r.location, r.trace_id, r.scheduled_for, r.started_at,"
+    " r.finished_at, r.result, r.error,"
+    " COALESCE((SELECT json_agg(json_build_object('name', e.name, 'kind', e.kind,"
+    " 'outcome', e.outcome, 'latency_s', e.latency_s, 'detail', e.detail, 'polls', e.polls)"
+    " ORDER BY e.name) FROM checks.expectation_results e WHERE e.run_id = r.run_id),"
+    " '[]') AS expectations"
+)
+
+
+async def latest_runs(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    check: str | None = None,
+    result: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """The latest runs, newest first, of one check or all, optionally of one result."""
+    return await fetch_rows(
+        conn,
+        sql.SQL(
+            "SELECT {} FROM checks.runs r"
+            " WHERE (%(check)s::text IS NULL OR r.check_name = %(check)s)"
+            " AND (%(result)s::text IS NULL OR r.result = %(result)s)"
+            " ORDER BY r.started_at DESC, r.run_id LIMIT %(limit)s"
+        ).format(_RUN_COLUMNS),
+        {"check": check, "result": result, "limit": limit},
+    )
+
+
+async def latest_runs_per_check(
+    conn: psycopg.AsyncConnection[Any], names: Sequence[str], per_check: int
+) -> list[dict[str, Any]]:
+    """The latest ``per_check`` runs of each named check, by check name and then newest
+    first, in one query."""
+    if not names:
+        return []
+    return await fetch_rows(
+        conn,
+        sql.SQL(
+            "SELECT {} FROM (SELECT *, row_number() OVER (PARTITION BY check_name"
+            " ORDER BY started_at DESC, run_id) AS n FROM checks.runs"
+            " WHERE check_name = ANY(%(names)s)) r WHERE r.n <= %(per)s"
+            " ORDER BY r.check_name, r.started_at DESC, r.run_id"
+        ).format(_RUN_COLUMNS),
+        {"names": list(names), "per": per_check},
+    )

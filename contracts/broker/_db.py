@@ -2,11 +2,12 @@
 
 Migrations are ``migrations/NNNN_name.sql`` in the ``broker`` schema, applied
 by :mod:`covenant.kernel.migrations` (ordered, recorded, once under concurrency).
+The pool, the deadline and the migrations are the kernel's
+:class:`~covenant.kernel.postgres.Database`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from covenant.kernel import migrations
 from covenant.kernel.errors import EngineError, ErrorKind
+from covenant.kernel.postgres import Database, Schema
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -27,19 +28,24 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SCHEMA = "broker"
+_SCHEMA = Schema(SCHEMA, MIGRATIONS_DIR)
 
 
 async def pending_migrations(conn: psycopg.AsyncConnection) -> list[str]:
-    return await migrations.pending(conn, SCHEMA, MIGRATIONS_DIR)
+    return await _SCHEMA.pending(conn)
 
 
 async def migrate(conn: psycopg.AsyncConnection) -> list[str]:
     """Apply pending broker migrations; return the names applied."""
-    return await migrations.migrate(conn, SCHEMA, MIGRATIONS_DIR)
+    return await _SCHEMA.migrate(conn)
 
 
 class DatabaseTimeout(psycopg.OperationalError):
     """PostgreSQL did not answer in time (frozen, overloaded, a hung host)."""
+
+    @classmethod
+    def after(cls, seconds: float) -> DatabaseTimeout:
+        return cls(f"PostgreSQL did not answer within {seconds:g} s")
 
 
 class BrokerDatabase:
@@ -57,46 +63,38 @@ class BrokerDatabase:
         self, url: str, *, min_size: int = 1, max_size: int = 10, timeout_s: float = 15.0
     ) -> None:
         self.timeout_s = timeout_s
-        self.pool = AsyncConnectionPool(
+        self._database = Database(
             url,
+            _SCHEMA,
+            timeout_s=timeout_s,
+            timeout_error=DatabaseTimeout.after,
+            pool_size=max_size,
             min_size=min_size,
-            max_size=max_size,
-            open=False,
-            timeout=10,
-            # A connection broken by a PostgreSQL restart is replaced, not handed out.
-            check=AsyncConnectionPool.check_connection,
+            pool_timeout_s=10,
         )
+        self.pool: AsyncConnectionPool | None = self._database.pool
 
     async def open(self) -> list[str]:
+        """Open the pool and apply pending migrations; return the names applied."""
         try:
-            await self.pool.open(wait=True, timeout=15)
+            await self._database.open(wait=True, timeout_s=15)
         except Exception as exc:
             raise EngineError(
                 "postgres", f"the broker cannot connect: {exc}", kind=ErrorKind.UNREACHABLE
             ) from None
-        async with self._deadline(), self.pool.connection() as conn:
-            return await migrate(conn)
+        async with self._database.deadline(), self._database.acquire() as conn:
+            return await self._database.migrate(conn)
 
     async def close(self) -> None:
-        await self.pool.close()
-
-    @asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                yield
-        except TimeoutError:
-            raise DatabaseTimeout(
-                f"PostgreSQL did not answer within {self.timeout_s:g} s"
-            ) from None
+        await self._database.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection]:
         """A connection inside one transaction: a write either lands whole or not at all."""
-        async with self._deadline(), self.pool.connection() as conn, conn.transaction():
+        async with self._database.transaction() as conn:
             yield conn
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        async with self._deadline(), self.pool.connection() as conn:
+        async with self._database.connection() as conn:
             yield conn

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -38,6 +38,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker._webhook_hosts import host_allowed
+from covenant.kernel import redact as kernel_redact
+from covenant.kernel.redact import PACT_BROKER_MASK, is_secret_name
 from covenant.kernel.tls import default_ssl_context
 
 if TYPE_CHECKING:
@@ -68,8 +70,9 @@ EVENT_NAMES = (
     "provider_verification_succeeded",
     "provider_verification_failed",
 )
-REDACTED = "**********"
-_SECRET_WORDS = ("authorization", "token", "secret", "password", "api-key", "apikey", "cookie")
+#: The Pact Broker's mask: what the API shows for a secret (clients send it back to
+#: keep a stored one), in the delivery log and in Python logging too.
+REDACTED = PACT_BROKER_MASK
 _TEMPLATE = re.compile(r"\$\{pactbroker\.([A-Za-z]+)\}")
 #: Template parameters whose value is a URL, so they may stand for a whole webhook URL.
 URL_PARAMETERS = ("pactUrl", "verificationResultUrl")
@@ -79,34 +82,13 @@ BODY_EXCERPT_BYTES = 2000
 MAX_BACKOFF_S = 60.0
 
 
-def is_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if is_secret_name(k) else v) for k, v in headers.items()}
+    return kernel_redact.redact_headers(headers, REDACTED)
 
 
 def redact_url(url: str) -> str:
     """The URL without a userinfo password or secret-looking query parameters."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(is_secret_name(k) for k, _ in pairs):
-            query = urlencode(
-                [(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="*${}"
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return kernel_redact.redact_url_by_name(url, REDACTED)
 
 
 def redact_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,9 +123,7 @@ def secret_values(request: Mapping[str, Any]) -> list[str]:
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    return kernel_redact.scrub(text, secrets, REDACTED)
 
 
 # -- templates ------------------------------------------------------------------

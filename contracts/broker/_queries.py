@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from contracts.broker._errors import BrokerError
+from covenant.kernel.postgres import fetch_rows
 
 __all__ = [
     "Pacticipant",
@@ -29,6 +30,7 @@ __all__ = [
     "fetch_one",
     "find_pacticipant",
     "find_version",
+    "latest_contracts",
     "require_pacticipant",
     "require_version",
 ]
@@ -170,4 +172,33 @@ async def add_tag(conn: psycopg.AsyncConnection, version: Version, tag: str) -> 
     await conn.execute(
         "INSERT INTO broker.tags (version_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
         (version.id, tag),
+    )
+
+
+async def latest_contracts(conn: psycopg.AsyncConnection, limit: int = 500) -> list[dict[str, Any]]:
+    """For each consumer -> provider pair (by consumer, then provider name), the pact of
+    its newest consumer version and the newest verification of exactly that pact
+    content: consumer, provider, consumer_version, pact_version_sha, published_at,
+    status (success, failure or unverified), provider_version and verified_at (None
+    when unverified). Nothing while the broker has never started on this database."""
+    return await fetch_rows(
+        conn,
+        "SELECT c.name AS consumer, p.name AS provider, cv.number AS consumer_version,"
+        " pub.pact_version_sha, pub.created_at AS published_at,"
+        " CASE WHEN v.id IS NULL THEN 'unverified' WHEN v.success THEN 'success'"
+        " ELSE 'failure' END AS status, pv.number AS provider_version,"
+        " v.created_at AS verified_at"
+        " FROM (SELECT DISTINCT ON (cv.pacticipant_id, pp.provider_id) pp.*,"
+        " cv.pacticipant_id AS consumer_id FROM broker.pact_publications pp"
+        " JOIN broker.versions cv ON cv.id = pp.consumer_version_id"
+        " ORDER BY cv.pacticipant_id, pp.provider_id, pp.consumer_version_id DESC, pp.id DESC"
+        " ) pub"
+        " JOIN broker.pacticipants c ON c.id = pub.consumer_id"
+        " JOIN broker.pacticipants p ON p.id = pub.provider_id"
+        " JOIN broker.versions cv ON cv.id = pub.consumer_version_id"
+        " LEFT JOIN LATERAL (SELECT * FROM broker.verifications x"
+        " WHERE x.pact_version_sha = pub.pact_version_sha ORDER BY x.id DESC LIMIT 1) v ON true"
+        " LEFT JOIN broker.versions pv ON pv.id = v.provider_version_id"
+        " ORDER BY c.name, p.name LIMIT %(limit)s",
+        {"limit": limit},
     )

@@ -1,8 +1,11 @@
 """What the status page and its JSON API read: check runs, fuzz runs, the contract matrix.
 
-Reads only. The schemas ``checks``, ``fuzz`` and ``broker`` are created by whoever
-writes first (a check run, ``covenant fuzz``, the broker), so on a young database
-some do not exist yet: a missing schema, table or column reads as "nothing yet",
+Reads only, and through the stores of those who write: the check history
+(:mod:`schedules`), the fuzz history (:mod:`verifiers.fuzz`) and the broker
+(:mod:`contracts.broker`); this module turns their rows into the page's and the API's
+models. The schemas ``checks``, ``fuzz`` and ``broker`` are created by whoever writes
+first (a check run, ``covenant fuzz``, the broker), so on a young database some do
+not exist yet: the stores read a missing schema, table or column as "nothing yet",
 never as an error. A database that cannot be reached raises :class:`StatusUnavailable`
 so the API can answer 503 and the page can say so, instead of a 500.
 """
@@ -17,11 +20,15 @@ from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from contracts.broker import latest_contracts
+from covenant.kernel.errors import CovenantError, ErrorKind
+from covenant.kernel.postgres import connect, set_statement_timeout
 from covenant.kernel.redact import redact_url
+from schedules import latest_runs, latest_runs_per_check
+from verifiers.fuzz import read_findings
+from verifiers.fuzz import read_runs as read_fuzz_runs
 
 __all__ = [
     "CheckDefinition",
@@ -43,16 +50,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RunResult = Literal["pass", "fail", "error"]
-#: Missing schema, table or column: that part was never written, so it is empty.
-_NOT_CREATED_YET = (
-    psycopg.errors.InvalidSchemaName,
-    psycopg.errors.UndefinedTable,
-    psycopg.errors.UndefinedColumn,
-)
 
 
-class StatusUnavailable(Exception):
-    """The database cannot be reached or did not answer in time."""
+class StatusUnavailable(CovenantError):
+    """The database cannot be reached or did not answer in time (the API answers 503)."""
+
+    kind = ErrorKind.UNREACHABLE
 
 
 class ExpectationOut(BaseModel):
@@ -143,45 +146,25 @@ class StatusData:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """The connection the reads below take; a query that fails (other than on a
+        schema not created yet) raises :class:`StatusUnavailable` out of it."""
         if not self.database_url:
             raise StatusUnavailable("no database configured")
         try:
-            conn = await psycopg.AsyncConnection.connect(
-                self.database_url, connect_timeout=max(1, int(self.timeout_s)), autocommit=True
-            )
+            # Autocommit: a missing table fails one statement, not the ones after it.
+            conn = await connect(self.database_url, timeout_s=self.timeout_s, autocommit=True)
         except (psycopg.Error, OSError) as exc:
             log.warning("status: the database is unavailable: %s", exc)
             raise StatusUnavailable("the database is unavailable") from None
         try:
-            # Autocommit: a missing table fails one statement, not the ones after it.
-            await conn.execute(f"SET statement_timeout = {int(self.timeout_s * 1000)}")
-            yield conn
+            await set_statement_timeout(conn, self.timeout_s)
+            try:
+                yield conn
+            except psycopg.Error as exc:
+                log.warning("status: a query failed: %s", exc)
+                raise StatusUnavailable("the database did not answer") from None
         finally:
             await conn.close()
-
-
-async def _rows(
-    conn: psycopg.AsyncConnection[Any], query: str | sql.Composed, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    try:
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query.encode() if isinstance(query, str) else query, params)
-            return list(await cur.fetchall())
-    except _NOT_CREATED_YET:
-        return []
-    except psycopg.Error as exc:
-        log.warning("status: a query failed: %s", exc)
-        raise StatusUnavailable("the database did not answer") from None
-
-
-_RUN_COLUMNS = sql.SQL(
-    "r.run_id, r.check_name, r.location, r.trace_id, r.scheduled_for, r.started_at,"
-    " r.finished_at, r.result, r.error,"
-    " COALESCE((SELECT json_agg(json_build_object('name', e.name, 'kind', e.kind,"
-    " 'outcome', e.outcome, 'latency_s', e.latency_s, 'detail', e.detail, 'polls', e.polls)"
-    " ORDER BY e.name) FROM checks.expectation_results e WHERE e.run_id = r.run_id),"
-    " '[]') AS expectations"
-)
 
 
 def _run(row: dict[str, Any]) -> RunOut:
@@ -209,16 +192,7 @@ async def recent_runs(
     limit: int = 50,
 ) -> list[RunOut]:
     """The latest runs, newest first, of one check or all, optionally of one result."""
-    rows = await _rows(
-        conn,
-        sql.SQL(
-            "SELECT {} FROM checks.runs r"
-            " WHERE (%(check)s::text IS NULL OR r.check_name = %(check)s)"
-            " AND (%(result)s::text IS NULL OR r.result = %(result)s)"
-            " ORDER BY r.started_at DESC, r.run_id LIMIT %(limit)s"
-        ).format(_RUN_COLUMNS),
-        {"check": check, "result": result, "limit": limit},
-    )
+    rows = await latest_runs(conn, check=check, result=result, limit=limit)
     return [_run(row) for row in rows]
 
 
@@ -227,33 +201,14 @@ async def runs_per_check(
 ) -> dict[str, list[RunOut]]:
     """The latest ``per_check`` runs of each named check (newest first), in one query."""
     found: dict[str, list[RunOut]] = {name: [] for name in names}
-    if not names:
-        return found
-    rows = await _rows(
-        conn,
-        sql.SQL(
-            "SELECT {} FROM (SELECT *, row_number() OVER (PARTITION BY check_name"
-            " ORDER BY started_at DESC, run_id) AS n FROM checks.runs"
-            " WHERE check_name = ANY(%(names)s)) r WHERE r.n <= %(per)s"
-            " ORDER BY r.check_name, r.started_at DESC, r.run_id"
-        ).format(_RUN_COLUMNS),
-        {"names": list(names), "per": per_check},
-    )
-    for row in rows:
+    for row in await latest_runs_per_check(conn, names, per_check):
         found[row["check_name"]].append(_run(row))
     return found
 
 
 async def fuzz_runs(conn: psycopg.AsyncConnection[Any], limit: int = 20) -> list[FuzzRunOut]:
-    """The latest fuzz runs with how many findings each stored."""
-    rows = await _rows(
-        conn,
-        "SELECT r.id::text AS run_id, r.service, r.spec, r.base_url, r.started_at,"
-        " r.finished_at, r.outcome, r.operations, r.test_cases,"
-        " (SELECT count(*) FROM fuzz.findings f WHERE f.run_id = r.id) AS findings"
-        " FROM fuzz.runs r ORDER BY r.started_at DESC, r.id LIMIT %(limit)s",
-        {"limit": limit},
-    )
+    """The latest fuzz runs with how many findings each stored, credentials masked."""
+    rows = await read_fuzz_runs(conn, limit)
     for row in rows:
         row["spec"] = redact_url(row["spec"])
         row["base_url"] = redact_url(row["base_url"]) if row["base_url"] else None
@@ -264,16 +219,8 @@ async def fuzz_findings(
     conn: psycopg.AsyncConnection[Any], run_id: UUID
 ) -> list[FindingOut] | None:
     """The findings of one fuzz run; None when there is no such run."""
-    known = await _rows(conn, "SELECT 1 FROM fuzz.runs WHERE id = %(id)s", {"id": run_id})
-    if not known:
-        return None
-    rows = await _rows(
-        conn,
-        'SELECT id, operation, check_name AS "check", code, title, message, severity, curl'
-        " FROM fuzz.findings WHERE run_id = %(id)s ORDER BY operation, id",
-        {"id": run_id},
-    )
-    return [FindingOut.model_validate(row) for row in rows]
+    rows = await read_findings(conn, run_id)
+    return None if rows is None else [FindingOut.model_validate(row) for row in rows]
 
 
 async def contract_matrix(
@@ -281,25 +228,4 @@ async def contract_matrix(
 ) -> list[ContractPair]:
     """For each consumer -> provider pair, the pact of its newest consumer version and
     the newest verification of exactly that pact content (none: unverified)."""
-    rows = await _rows(
-        conn,
-        "SELECT c.name AS consumer, p.name AS provider, cv.number AS consumer_version,"
-        " pub.pact_version_sha, pub.created_at AS published_at,"
-        " CASE WHEN v.id IS NULL THEN 'unverified' WHEN v.success THEN 'success'"
-        " ELSE 'failure' END AS status, pv.number AS provider_version,"
-        " v.created_at AS verified_at"
-        " FROM (SELECT DISTINCT ON (cv.pacticipant_id, pp.provider_id) pp.*,"
-        " cv.pacticipant_id AS consumer_id FROM broker.pact_publications pp"
-        " JOIN broker.versions cv ON cv.id = pp.consumer_version_id"
-        " ORDER BY cv.pacticipant_id, pp.provider_id, pp.consumer_version_id DESC, pp.id DESC"
-        " ) pub"
-        " JOIN broker.pacticipants c ON c.id = pub.consumer_id"
-        " JOIN broker.pacticipants p ON p.id = pub.provider_id"
-        " JOIN broker.versions cv ON cv.id = pub.consumer_version_id"
-        " LEFT JOIN LATERAL (SELECT * FROM broker.verifications x"
-        " WHERE x.pact_version_sha = pub.pact_version_sha ORDER BY x.id DESC LIMIT 1) v ON true"
-        " LEFT JOIN broker.versions pv ON pv.id = v.provider_version_id"
-        " ORDER BY c.name, p.name LIMIT %(limit)s",
-        {"limit": limit},
-    )
-    return [ContractPair.model_validate(row) for row in rows]
+    return [ContractPair.model_validate(row) for row in await latest_contracts(conn, limit)]

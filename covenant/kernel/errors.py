@@ -5,8 +5,8 @@ Library code raises :class:`CovenantError` subclasses carrying an
 an exit code or an HTTP status, so every layer below stays free of
 presentation concerns.
 
-Tree (the kernel's three, then those of the capabilities, each defined where
-it is raised)::
+Tree (the kernel's three, then those of the capabilities, then the shell's, each
+defined where it is raised)::
 
     CovenantError
     ├── ConfigError           bad covenant.yaml, bad environment override (CONFIG)
@@ -18,7 +18,9 @@ it is raised)::
     ├── SpecUnreachable       verifiers.compare: an OpenAPI document could not be read
     ├── CheckFileError        schedules: check files with problems, every one listed (CONFIG)
     ├── TrafficError          schedules: synthetic traffic could not be sent (the run is an error)
-    └── ProbeError            schedules: an engine could not be asked (the run is an error)
+    ├── ProbeError            schedules: an engine could not be asked (the run is an error)
+    └── StatusUnavailable     covenant.app: the status page's database cannot be read
+                              (UNREACHABLE; the status API answers 503)
 
 ``tests/unit/test_errors.py`` fails when a subclass is missing from this list.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
@@ -11,6 +12,7 @@ __all__ = [
     "is_secret_name",
     "redact_headers",
     "redact_url",
+    "redact_url_by_name",
     "scrub",
 ]
 
@@ -41,6 +43,36 @@ def redact_url(url: str) -> str:
     """
     redacted = _USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", url, count=1)
     return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", redacted)
+
+
+def redact_url_by_name(url: str, mask: str = MASK) -> str:
+    """``url`` with its userinfo password and the value of every query parameter with a
+    secret name (:func:`is_secret_name`) replaced by ``mask``.
+
+    Unlike :func:`redact_url` (a fixed list of parameter names, the URL otherwise kept
+    as written) this parses the URL: any parameter whose name holds a secret word is
+    masked (``X-Api-Token=``, ``client_secret=``), and a query that holds one is
+    re-encoded (``*``, ``$``, ``{`` and ``}`` kept, so template parameters such as
+    ``${pactbroker.pactUrl}`` survive). The broker's webhooks show their URLs this way.
+    A URL ``urllib`` cannot split comes back unchanged.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{mask}@{host}" if ":" in userinfo else netloc
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(is_secret_name(k) for k, _ in pairs):
+            query = urlencode(
+                [(k, mask if is_secret_name(k) else v) for k, v in pairs], safe="*${}"
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def is_secret_name(name: str) -> bool:

@@ -8,7 +8,7 @@ import pkgutil
 import contracts
 import schedules
 import verifiers
-from covenant import kernel
+from covenant import app, kernel
 from covenant.kernel import errors
 from covenant.kernel.errors import CovenantError, ErrorKind, exit_code_for
 
@@ -22,7 +22,7 @@ def _all_subclasses(cls: type[CovenantError]) -> set[type[CovenantError]]:
 
 
 def _import_everything() -> None:
-    for package in (kernel, contracts, verifiers, schedules):
+    for package in (kernel, contracts, verifiers, schedules, app):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if ".consumers" not in info.name:
                 importlib.import_module(info.name)
@@ -42,3 +42,13 @@ def test_check_file_problems_are_configuration_errors() -> None:
     assert error.kind is ErrorKind.CONFIG
     assert exit_code_for(error) == 2
     assert str(error) == "a.yaml:3: name: missing\nb.yaml:1: unknown key"
+
+
+def test_the_status_pages_unavailable_database_is_in_the_tree() -> None:
+    from covenant.app._status_data import StatusUnavailable
+
+    error = StatusUnavailable("the database is unavailable")
+    assert isinstance(error, CovenantError)
+    assert error.kind is ErrorKind.UNREACHABLE
+    assert str(error) == error.message == "the database is unavailable"
+    assert exit_code_for(error) == 3

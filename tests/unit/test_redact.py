@@ -114,3 +114,39 @@ def test_scrub_masks_the_longest_secret_whole() -> None:
     from covenant.kernel.redact import scrub
 
     assert scrub("token abc and abcdef", ["abc", "abcdef", ""]) == "token *** and ***"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:pw@ci/x?token=abc&keep=1", "https://user:*@ci/x?token=*&keep=1"),
+        ("https://user@ci/x", "https://user@ci/x"),
+        ("https://u:p@ss@ci/x", "https://u:*@ci/x"),
+        # Any secret-named parameter, not only the fixed list redact_url knows.
+        (
+            "https://ci/x?X-Api-Token=t&client_secret=s&a=1",
+            "https://ci/x?X-Api-Token=*&client_secret=*&a=1",
+        ),
+        # Re-encoded once one is masked, template markers kept; untouched otherwise.
+        (
+            "https://ci/x?token=a&u=${pactbroker.pactUrl}",
+            "https://ci/x?token=*&u=${pactbroker.pactUrl}",
+        ),
+        ("https://ci/x?a=b%20c&token=1", "https://ci/x?a=b+c&token=*"),
+        ("https://ci/x?a=b%20c", "https://ci/x?a=b%20c"),
+        ("http://[::1/x", "http://[::1/x"),  # urllib cannot split it: unchanged
+    ],
+)
+def test_redact_url_by_name_masks_every_secret_named_parameter(url: str, expected: str) -> None:
+    from covenant.kernel.redact import redact_url_by_name
+
+    assert redact_url_by_name(url, "*") == expected
+    assert redact_url_by_name(url) == expected.replace("*", MASK)
+
+
+def test_the_two_url_redactions_differ_where_documented() -> None:
+    from covenant.kernel.redact import redact_url_by_name
+
+    url = "https://ci/x?client_secret=s&password=p"
+    assert redact_url(url) == "https://ci/x?client_secret=s&password=***"
+    assert redact_url_by_name(url) == "https://ci/x?client_secret=***&password=***"

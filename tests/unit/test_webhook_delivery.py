@@ -187,3 +187,36 @@ def test_verification_events_imply_success_and_a_pact_url() -> None:
     assert data.success is False
     assert data.pact_url == "http://b/pacts/provider/p/consumer/c/pact-version/abc"
     assert event_data("provider_verification_succeeded", {}).success is True
+
+
+def test_delivery_redacts_with_the_kernels_pieces_and_the_pact_broker_mask() -> None:
+    from contracts.broker import _delivery
+    from covenant.kernel import redact
+
+    assert REDACTED == redact.PACT_BROKER_MASK == "**********"
+    assert is_secret_name is redact.is_secret_name
+    headers = {"Authorization": "Bearer abc", "X-Api-Key": "k", "Accept": "text/plain"}
+    assert _delivery.redact_headers(headers) == {
+        "Authorization": REDACTED,
+        "X-Api-Key": REDACTED,
+        "Accept": "text/plain",
+    }
+    assert scrub("key abc and abcdef", ["abc", "abcdef"]) == f"key {REDACTED} and {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://user:pw@ci/x?token=abc&keep=1",
+            "https://user:**********@ci/x?token=**********&keep=1",
+        ),
+        ("https://user@ci/x?keep=%20", "https://user@ci/x?keep=%20"),
+        (
+            "https://ci/x?X-Api-Token=t&u=${pactbroker.pactUrl}",
+            "https://ci/x?X-Api-Token=**********&u=${pactbroker.pactUrl}",
+        ),
+    ],
+)
+def test_webhook_urls_are_shown_as_before(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from verifiers.fuzz._model import PHASES, Finding, FuzzOptions, FuzzResult
     from verifiers.fuzz._report import render_html, summary_rows
     from verifiers.fuzz._runner import run_fuzz, spec_reachable
-    from verifiers.fuzz._store import load_finding, save_result
+    from verifiers.fuzz._store import load_finding, read_findings, read_runs, save_result
     from verifiers.fuzz._targets import COVENANT_SERVICE, known_services, resolve_target
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "FuzzResult",
     "known_services",
     "load_finding",
+    "read_findings",
+    "read_runs",
     "render_html",
     "resolve_target",
     "run_fuzz",
@@ -43,6 +45,8 @@ _HOMES = {
     "run_fuzz": "_runner",
     "spec_reachable": "_runner",
     "load_finding": "_store",
+    "read_findings": "_store",
+    "read_runs": "_store",
     "save_result": "_store",
     "COVENANT_SERVICE": "_targets",
     "known_services": "_targets",
