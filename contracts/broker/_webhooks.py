@@ -3,22 +3,23 @@
 ``GET|POST /webhooks``, ``GET|PUT|DELETE /webhooks/{uuid}``,
 ``GET /webhooks/{uuid}/deliveries`` (the delivery log) and
 ``POST /webhooks/{uuid}/execute`` (send it now, with the latest matching data).
-Delivery itself lives in :mod:`contracts.broker._delivery`.
+Delivery itself lives in :mod:`contracts.broker._delivery`, the SQL in
+:mod:`contracts.broker._webhook_store`.
+
+No web framework here: validation, the services the routes call and the HAL
+renderers (which take the broker's base URL). The routes are
+:mod:`contracts.broker.resources.webhooks`.
 """
 
 from __future__ import annotations
 
 import re
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-from fastapi import Query, Request, Response
-from fastapi.responses import JSONResponse
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from contracts.broker._context import BrokerContext
 from contracts.broker._delivery import (
@@ -32,24 +33,31 @@ from contracts.broker._delivery import (
     template_names,
 )
 from contracts.broker._errors import BrokerError, unprocessable
-from contracts.broker._hal import quote_name
+from contracts.broker._hal import link, quote_name
 from contracts.broker._webhook_hosts import host_allowed
-from contracts.broker.resources._http import (
-    Reader,
-    WriteAccess,
-    Writer,
-    base_url,
-    broker_router,
-    context,
-    hal,
-    link,
-    read_json,
+from contracts.broker._webhook_store import (
+    delete_webhook,
+    find_webhook,
+    latest_deliveries,
+    pacticipant_exists,
+    upsert_webhook,
 )
 
-__all__ = ["router", "setup", "worker"]
-
-# Names in paths may contain an encoded "/" (see resources._http).
-router = broker_router()
+__all__ = [
+    "create",
+    "delete",
+    "deliveries",
+    "execute",
+    "find",
+    "parse_uuid",
+    "render_deliveries",
+    "render_listing",
+    "replace",
+    "represent",
+    "setup",
+    "validate",
+    "worker",
+]
 
 METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS")
 _KNOWN_TEMPLATE = re.compile(r"\$\{pactbroker\.(" + "|".join(template_names()) + r")\}")
@@ -238,8 +246,7 @@ def validate(body: Any) -> dict[str, Any]:
     }
 
 
-def _check_target(request: Request, webhook: Mapping[str, Any]) -> None:
-    allowed = context(request).config.webhook_allowed_hosts
+def _check_target(allowed: Sequence[str], webhook: Mapping[str, Any]) -> None:
     url = str(webhook["request"]["url"])
     if url.startswith("${"):
         return  # a template URL: checked when rendered, just before sending
@@ -256,8 +263,7 @@ async def _check_pacticipants(conn: psycopg.AsyncConnection, webhook: Mapping[st
         name = webhook[f"{role}_name"]
         if name is None:
             continue
-        cur = await conn.execute("SELECT 1 FROM broker.pacticipants WHERE name = %s", (name,))
-        if await cur.fetchone() is None:
+        if not await pacticipant_exists(conn, name):
             errors[f"{role}.name"] = [f"no pacticipant named '{name}'"]
     if errors:
         raise unprocessable(errors, "invalid webhook: ")
@@ -298,7 +304,7 @@ def _iso(value: Any) -> str | None:
     return text.replace("+00:00", "Z")
 
 
-def represent(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
+def represent(base: str, row: Mapping[str, Any]) -> dict[str, Any]:
     uuid = str(row["id"])
     body: dict[str, Any] = {
         "uuid": uuid,
@@ -310,27 +316,27 @@ def represent(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
         "updatedAt": _iso(row["updated_at"]),
     }
     links: dict[str, Any] = {
-        "self": link(request, f"/webhooks/{uuid}", title=_title(row)),
+        "self": link(base, f"/webhooks/{uuid}", title=_title(row)),
         "pb:execute": link(
-            request,
+            base,
             f"/webhooks/{uuid}/execute",
             title="Test the execution of the webhook by sending a POST request to this URL",
         ),
         "pb:deliveries": link(
-            request, f"/webhooks/{uuid}/deliveries", title="Deliveries of this webhook"
+            base, f"/webhooks/{uuid}/deliveries", title="Deliveries of this webhook"
         ),
-        "pb:webhooks": link(request, "/webhooks", title="All webhooks"),
+        "pb:webhooks": link(base, "/webhooks", title="All webhooks"),
     }
     for role in ("consumer", "provider"):
         name = row[f"{role}_name"]
         if name is not None:
             body[role] = {"name": name}
             links[f"pb:{role}"] = link(
-                request, f"/pacticipants/{quote_name(name)}", title=role.title(), name=name
+                base, f"/pacticipants/{quote_name(name)}", title=role.title(), name=name
             )
     if row["consumer_name"] is not None and row["provider_name"] is not None:
         links["pb:pact-webhooks"] = link(
-            request,
+            base,
             f"/webhooks/provider/{quote_name(row['provider_name'])}"
             f"/consumer/{quote_name(row['consumer_name'])}",
             title="All webhooks for this consumer and provider",
@@ -339,78 +345,35 @@ def represent(request: Request, row: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _parse_uuid(value: str) -> uuid_module.UUID:
+def parse_uuid(value: str) -> uuid_module.UUID:
+    """``value`` as a webhook's uuid (404 when it cannot be one)."""
     try:
         return uuid_module.UUID(value)
     except ValueError:
         raise BrokerError(404, "Not Found", f"no webhook with uuid '{value}'") from None
 
 
-async def _find(conn: psycopg.AsyncConnection, value: str) -> dict[str, Any]:
-    found = await _find_optional(conn, _parse_uuid(value))
+async def find(conn: psycopg.AsyncConnection, value: str) -> dict[str, Any]:
+    """The webhook with uuid ``value`` (404 when there is none)."""
+    found = await find_webhook(conn, parse_uuid(value))
     if found is None:
         raise BrokerError(404, "Not Found", f"no webhook with uuid '{value}'")
     return found
 
 
-async def _find_optional(
-    conn: psycopg.AsyncConnection, uuid: uuid_module.UUID, *, lock: bool = False
-) -> dict[str, Any] | None:
-    query = "SELECT * FROM broker.webhooks WHERE id = %s"
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query + " FOR UPDATE" if lock else query, (uuid,))
-        return await cur.fetchone()
+# -- services ----------------------------------------------------------------------
 
 
-async def _upsert(
-    conn: psycopg.AsyncConnection, uuid: uuid_module.UUID, webhook: Mapping[str, Any]
-) -> tuple[dict[str, Any], bool]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "INSERT INTO broker.webhooks"
-            " (id, description, consumer_name, provider_name, events, request, enabled)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET description = EXCLUDED.description,"
-            " consumer_name = EXCLUDED.consumer_name, provider_name = EXCLUDED.provider_name,"
-            " events = EXCLUDED.events, request = EXCLUDED.request,"
-            " enabled = EXCLUDED.enabled, updated_at = now()"
-            " RETURNING *, (xmax = 0) AS created",
-            (
-                uuid,
-                webhook["description"],
-                webhook["consumer_name"],
-                webhook["provider_name"],
-                webhook["events"],
-                Jsonb(webhook["request"]),
-                webhook["enabled"],
-            ),
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return row, bool(row.pop("created"))
-
-
-# -- endpoints --------------------------------------------------------------------
-
-
-async def _listing(
-    request: Request,
-    conn: psycopg.AsyncConnection,
+def render_listing(
+    base: str,
+    rows: list[dict[str, Any]],
     *,
     consumer: str | None = None,
     provider: str | None = None,
-) -> JSONResponse:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT * FROM broker.webhooks"
-            " WHERE (%s::text IS NULL OR consumer_name = %s)"
-            " AND (%s::text IS NULL OR provider_name = %s)"
-            " ORDER BY created_at, id",
-            (consumer, consumer, provider, provider),
-        )
-        rows = await cur.fetchall()
+) -> dict[str, Any]:
+    """A collection of webhooks (all, or those of a consumer, a provider or a pair)."""
     entries = [
-        link(request, f"/webhooks/{row['id']}", title=_title(row), name=row["description"])
+        link(base, f"/webhooks/{row['id']}", title=_title(row), name=row["description"])
         for row in rows
     ]
     here = "/webhooks"
@@ -418,26 +381,26 @@ async def _listing(
         here += f"/provider/{quote_name(provider)}"
     if consumer is not None:
         here += f"/consumer/{quote_name(consumer)}"
-    return hal(
-        {
-            "_links": {
-                "self": link(request, here, title="Webhooks"),
-                "pb:create": link(request, here, title="POST to create a webhook"),
-                "pb:webhooks": entries,
-            },
-            "_embedded": {"webhooks": [represent(request, row) for row in rows]},
-        }
-    )
+    return {
+        "_links": {
+            "self": link(base, here, title="Webhooks"),
+            "pb:create": link(base, here, title="POST to create a webhook"),
+            "pb:webhooks": entries,
+        },
+        "_embedded": {"webhooks": [represent(base, row) for row in rows]},
+    }
 
 
-async def _create(
-    request: Request,
+async def create(
     conn: psycopg.AsyncConnection,
+    allowed_hosts: Sequence[str],
+    body: Any,
     *,
     consumer: str | None = None,
     provider: str | None = None,
-) -> JSONResponse:
-    body = await read_json(request)
+) -> dict[str, Any]:
+    """Store the webhook ``body`` describes (in the collection of ``consumer`` and/or
+    ``provider`` when given) under a new uuid; its row."""
     if consumer is not None and provider is not None and isinstance(body, dict):
         # The pair's collection decides the pair: the body's names do not matter.
         body = {k: v for k, v in body.items() if k not in ("consumer", "provider")}
@@ -454,119 +417,51 @@ async def _create(
     for role, name in (("consumer", consumer), ("provider", provider)):
         if name is None:
             continue
-        found = await conn.execute("SELECT 1 FROM broker.pacticipants WHERE name = %s", (name,))
-        if await found.fetchone() is None:
+        if not await pacticipant_exists(conn, name):
             raise BrokerError(404, "Not Found", f"no pacticipant named '{name}'")
         webhook[f"{role}_name"] = name
-    _check_target(request, webhook)
+    _check_target(allowed_hosts, webhook)
     await _check_pacticipants(conn, webhook)
-    row, _ = await _upsert(conn, uuid_module.uuid4(), webhook)
-    body = represent(request, row)
-    return hal(body, 201, headers={"Location": body["_links"]["self"]["href"]})
+    row, _ = await upsert_webhook(conn, uuid_module.uuid4(), webhook)
+    return row
 
 
-# The scoped collections come first: "/webhooks/provider/x" is never a webhook uuid.
-
-
-@router.get("/webhooks/provider/{provider}/consumer/{consumer}", summary="Webhooks of a pair")
-async def list_pair_webhooks(
-    request: Request, provider: str, consumer: str, conn: Reader
-) -> JSONResponse:
-    return await _listing(request, conn, consumer=consumer, provider=provider)
-
-
-@router.post(
-    "/webhooks/provider/{provider}/consumer/{consumer}",
-    status_code=201,
-    summary="Create a webhook for a consumer and provider",
-)
-async def create_pair_webhook(
-    request: Request, provider: str, consumer: str, conn: Writer
-) -> JSONResponse:
-    return await _create(request, conn, consumer=consumer, provider=provider)
-
-
-@router.get("/webhooks/provider/{provider}", summary="Webhooks of a provider")
-async def list_provider_webhooks(request: Request, provider: str, conn: Reader) -> JSONResponse:
-    return await _listing(request, conn, provider=provider)
-
-
-@router.post(
-    "/webhooks/provider/{provider}", status_code=201, summary="Create a webhook for a provider"
-)
-async def create_provider_webhook(request: Request, provider: str, conn: Writer) -> JSONResponse:
-    return await _create(request, conn, provider=provider)
-
-
-@router.get("/webhooks/consumer/{consumer}", summary="Webhooks of a consumer")
-async def list_consumer_webhooks(request: Request, consumer: str, conn: Reader) -> JSONResponse:
-    return await _listing(request, conn, consumer=consumer)
-
-
-@router.post(
-    "/webhooks/consumer/{consumer}", status_code=201, summary="Create a webhook for a consumer"
-)
-async def create_consumer_webhook(request: Request, consumer: str, conn: Writer) -> JSONResponse:
-    return await _create(request, conn, consumer=consumer)
-
-
-@router.get("/webhooks", summary="All webhooks")
-async def list_webhooks(request: Request, conn: Reader) -> JSONResponse:
-    return await _listing(request, conn)
-
-
-@router.post("/webhooks", status_code=201, summary="Create a webhook")
-async def create_webhook(request: Request, conn: Writer) -> JSONResponse:
-    return await _create(request, conn)
-
-
-@router.get("/webhooks/{uuid}", summary="One webhook")
-async def get_webhook(request: Request, uuid: str, conn: Reader) -> JSONResponse:
-    return hal(represent(request, await _find(conn, uuid)))
-
-
-@router.put("/webhooks/{uuid}", summary="Create or replace a webhook with this uuid")
-async def put_webhook(request: Request, uuid: str, conn: Writer) -> JSONResponse:
-    parsed = _parse_uuid(uuid)
-    webhook = validate(await read_json(request))
-    _check_target(request, webhook)
+async def replace(
+    conn: psycopg.AsyncConnection,
+    allowed_hosts: Sequence[str],
+    uuid: uuid_module.UUID,
+    body: Any,
+) -> tuple[dict[str, Any], bool]:
+    """Create or replace the webhook ``uuid`` with what ``body`` describes, keeping
+    the stored secrets a body sends back masked; the row and whether it is new."""
+    webhook = validate(body)
+    _check_target(allowed_hosts, webhook)
     await _check_pacticipants(conn, webhook)
-    existing = await _find_optional(conn, parsed, lock=True)
+    existing = await find_webhook(conn, uuid, lock=True)
     if existing is not None:
         _keep_secrets(webhook["request"], existing["request"])
-    row, created = await _upsert(conn, parsed, webhook)
-    body = represent(request, row)
-    headers = {"Location": body["_links"]["self"]["href"]} if created else None
-    return hal(body, 201 if created else 200, headers=headers)
+    return await upsert_webhook(conn, uuid, webhook)
 
 
-@router.delete("/webhooks/{uuid}", status_code=204, summary="Delete a webhook")
-async def delete_webhook(uuid: str, conn: Writer) -> Response:
-    cur = await conn.execute(
-        "DELETE FROM broker.webhooks WHERE id = %s RETURNING id", (_parse_uuid(uuid),)
-    )
-    if await cur.fetchone() is None:
+async def delete(conn: psycopg.AsyncConnection, uuid: str) -> None:
+    """Delete the webhook ``uuid`` (404 when there is none)."""
+    if not await delete_webhook(conn, parse_uuid(uuid)):
         raise BrokerError(404, "Not Found", f"no webhook with uuid '{uuid}'")
-    return Response(status_code=204)
 
 
-@router.get("/webhooks/{uuid}/deliveries", summary="The delivery log of a webhook")
-async def list_deliveries(
-    request: Request,
-    uuid: str,
-    conn: Reader,
-    size: int = Query(100, ge=1, le=1000, description="How many of the latest deliveries."),
-) -> JSONResponse:
-    hook = await _find(conn, uuid)
-    max_attempts = context(request).config.webhook_retries + 1
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT * FROM broker.webhook_deliveries WHERE webhook_id = %s"
-            " ORDER BY id DESC LIMIT %s",
-            (hook["id"], size),
-        )
-        rows = await cur.fetchall()
-    deliveries = [
+async def deliveries(
+    conn: psycopg.AsyncConnection, uuid: str, size: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The webhook ``uuid`` and its ``size`` latest deliveries (404 when there is none)."""
+    hook = await find(conn, uuid)
+    return hook, await latest_deliveries(conn, hook["id"], size)
+
+
+def render_deliveries(
+    base: str, hook: Mapping[str, Any], rows: list[dict[str, Any]], max_attempts: int
+) -> dict[str, Any]:
+    """The delivery log of ``hook``: each delivery with the attempts it has left."""
+    entries = [
         {
             "id": row["id"],
             "eventName": row["event_name"],
@@ -584,26 +479,24 @@ async def list_deliveries(
         }
         for row in rows
     ]
-    return hal(
-        {
-            "_links": {
-                "self": link(request, f"/webhooks/{hook['id']}/deliveries", title="Deliveries"),
-                "pb:webhook": link(request, f"/webhooks/{hook['id']}", title=_title(hook)),
-            },
-            "_embedded": {"deliveries": deliveries},
-        }
-    )
-
-
-@router.post("/webhooks/{uuid}/execute", summary="Send the webhook now with the latest data")
-async def execute_webhook(request: Request, uuid: str, ctx: WriteAccess) -> JSONResponse:
-    # WriteAccess: the token is checked, but no connection is held during the attempt.
-    async with ctx.database.reading() as conn:
-        hook = await _find(conn, uuid)
-    outcome = await worker(ctx).execute(hook, base_url(request))
-    outcome["_links"] = {
-        "webhook": link(request, f"/webhooks/{hook['id']}", title=_title(hook)),
-        "try-again": link(request, f"/webhooks/{hook['id']}/execute", title="Execute again"),
-        "pb:deliveries": link(request, f"/webhooks/{hook['id']}/deliveries"),
+    return {
+        "_links": {
+            "self": link(base, f"/webhooks/{hook['id']}/deliveries", title="Deliveries"),
+            "pb:webhook": link(base, f"/webhooks/{hook['id']}", title=_title(hook)),
+        },
+        "_embedded": {"deliveries": entries},
     }
-    return hal(outcome)
+
+
+async def execute(ctx: BrokerContext, uuid: str, base: str) -> dict[str, Any]:
+    """Send the webhook ``uuid`` now with the latest matching data; what happened."""
+    # No connection is held during the attempt.
+    async with ctx.database.reading() as conn:
+        hook = await find(conn, uuid)
+    outcome = await worker(ctx).execute(hook, base)
+    outcome["_links"] = {
+        "webhook": link(base, f"/webhooks/{hook['id']}", title=_title(hook)),
+        "try-again": link(base, f"/webhooks/{hook['id']}/execute", title="Execute again"),
+        "pb:deliveries": link(base, f"/webhooks/{hook['id']}/deliveries"),
+    }
+    return outcome

@@ -66,7 +66,6 @@ KNOWN_WEB: frozenset[str] = frozenset(
         "contracts.broker._openapi",
         "contracts.broker._pacticipants",
         "contracts.broker._pacts",
-        "contracts.broker._webhooks",
     }
 )
 
