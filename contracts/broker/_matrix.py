@@ -3,17 +3,19 @@
 The body is ``summary`` {deployable, reason, success, failed, unknown},
 ``notices`` [{type, text}] and ``matrix`` rows {consumer, provider, pact,
 verificationResult} — what ``pact broker can-i-deploy`` reads. The query and the
-decision live in :mod:`contracts.broker._matrix_query`.
+decision live in :mod:`contracts.broker._matrix_query`; the routes in
+:mod:`contracts.broker.resources.matrix`. Here: reading the query parameters
+into a :class:`MatrixQuery` and rendering the result from the broker's base URL.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request, Response
-
 from contracts.broker._errors import BrokerError
+from contracts.broker._hal import link
 from contracts.broker._hal_urls import (
     pact_path,
     pacticipant_path,
@@ -27,13 +29,16 @@ from contracts.broker._matrix_query import (
     MatrixResult,
     Row,
     Selector,
-    run_matrix,
 )
-from contracts.broker.resources._http import Reader, broker_router, hal, link
 
-__all__ = ["matrix_body", "parse_matrix_query", "router"]
-
-router = broker_router()
+__all__ = [
+    "MAX_LIMIT",
+    "branch_deploy_query",
+    "can_i_deploy_query",
+    "matrix_body",
+    "parse_matrix_query",
+    "tag_deploy_query",
+]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -147,15 +152,15 @@ def parse_matrix_query(items: list[tuple[str, str]]) -> MatrixQuery:
     )
 
 
-def _version(request: Request, name: str, number: str, branch: str | None) -> dict[str, Any]:
+def _version(base: str, name: str, number: str, branch: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {"number": number}
     if branch is not None:
         body["branch"] = branch
-    body["_links"] = {"self": link(request, version_path(name, number))}
+    body["_links"] = {"self": link(base, version_path(name, number))}
     return body
 
 
-def _row(request: Request, row: Row) -> dict[str, Any]:
+def _row(base: str, row: Row) -> dict[str, Any]:
     d = row.data
     consumer, provider = d["consumer"], d["provider"]
     verification = None
@@ -165,7 +170,7 @@ def _row(request: Request, row: Row) -> dict[str, Any]:
             "verifiedAt": d["verified_at"],
             "_links": {
                 "self": link(
-                    request,
+                    base,
                     f"{verification_results_path(provider, consumer, d['sha'])}"
                     f"/{d['verification_id']}",
                 )
@@ -174,21 +179,21 @@ def _row(request: Request, row: Row) -> dict[str, Any]:
     body: dict[str, Any] = {
         "consumer": {
             "name": consumer,
-            "version": _version(request, consumer, d["cv_number"], d["cv_branch"]),
-            "_links": {"self": link(request, pacticipant_path(consumer))},
+            "version": _version(base, consumer, d["cv_number"], d["cv_branch"]),
+            "_links": {"self": link(base, pacticipant_path(consumer))},
         },
         "provider": {
             "name": provider,
             "version": (
-                _version(request, provider, d["pv_number"], d["pv_branch"])
+                _version(base, provider, d["pv_number"], d["pv_branch"])
                 if d["pv_number"] is not None
                 else None
             ),
-            "_links": {"self": link(request, pacticipant_path(provider))},
+            "_links": {"self": link(base, pacticipant_path(provider))},
         },
         "pact": {
             "createdAt": d["pact_created_at"],
-            "_links": {"self": link(request, pact_path(provider, consumer, d["cv_number"]))},
+            "_links": {"self": link(base, pact_path(provider, consumer, d["cv_number"]))},
         },
         "verificationResult": verification,
     }
@@ -197,7 +202,8 @@ def _row(request: Request, row: Row) -> dict[str, Any]:
     return body
 
 
-def matrix_body(request: Request, result: MatrixResult) -> dict[str, Any]:
+def matrix_body(base: str, self_path: str, result: MatrixResult) -> dict[str, Any]:
+    """The matrix document; ``self_path`` is the path and query string asked for."""
     summary = result.summary
     counts: dict[str, Any] = {
         "deployable": summary.deployable,
@@ -208,7 +214,6 @@ def matrix_body(request: Request, result: MatrixResult) -> dict[str, Any]:
     }
     if summary.ignored:
         counts["ignored"] = summary.ignored
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     notices = [{"type": kind, "text": text} for kind, text in summary.reasons]
     if result.truncated:
         notices.append(
@@ -220,20 +225,14 @@ def matrix_body(request: Request, result: MatrixResult) -> dict[str, Any]:
     return {
         "summary": counts,
         "notices": notices,
-        "matrix": [_row(request, row) for row in result.rows],
-        "_links": {"self": link(request, path, title="Matrix")},
+        "matrix": [_row(base, row) for row in result.rows],
+        "_links": {"self": link(base, self_path, title="Matrix")},
     }
 
 
-@router.get("/matrix")
-async def matrix(request: Request, conn: Reader) -> Response:
-    query = parse_matrix_query(list(request.query_params.multi_items()))
-    return hal(matrix_body(request, await run_matrix(conn, query)))
-
-
-@router.get("/can-i-deploy")
-async def can_i_deploy(request: Request, conn: Reader) -> Response:
-    params = request.query_params
+def can_i_deploy_query(params: Mapping[str, str]) -> MatrixQuery:
+    """``GET /can-i-deploy``'s parameters (``pacticipant``, ``version`` or ``branch``
+    or ``mainBranch``, and ``environment`` or a ``to`` tag) as a matrix query."""
     pacticipant = params.get("pacticipant")
     environment = _text(params.get("environment"))
     to_tag = _text(params.get("to")) or _text(params.get("tag"))
@@ -256,45 +255,30 @@ async def can_i_deploy(request: Request, conn: Reader) -> Response:
         branch=branch if version is None else None,
         main_branch=version is None and branch is None and main_branch,
     )
-    query = MatrixQuery(
+    return MatrixQuery(
         selectors=[selector],
         latestby="cvpv" if environment else "cvp",
         tag=None if environment else to_tag,
         environment=environment,
         limit=MAX_LIMIT,
     )
-    try:
-        result = await run_matrix(conn, query)
-    except BrokerError as exc:
-        if exc.errors and "q" in exc.errors:  # the one selector is the pacticipant parameter
-            exc.errors["pacticipant"] = exc.errors.pop("q")
-        raise
-    return hal(matrix_body(request, result))
 
 
-@router.get(
-    "/pacticipants/{name}/branches/{branch}/latest-version/can-i-deploy/to-environment/{environment}"
-)
-async def can_i_deploy_branch(
-    name: str, branch: str, environment: str, request: Request, conn: Reader
-) -> Response:
-    query = MatrixQuery(
+def branch_deploy_query(name: str, branch: str, environment: str) -> MatrixQuery:
+    """Can the latest version of ``branch`` be deployed to ``environment``?"""
+    return MatrixQuery(
         selectors=[Selector(pacticipant=name, latest=True, branch=branch)],
         latestby="cvpv",
         environment=environment,
         limit=MAX_LIMIT,
     )
-    return hal(matrix_body(request, await run_matrix(conn, query)))
 
 
-@router.get("/pacticipants/{name}/latest-version/{tag}/can-i-deploy/to/{to}")
-async def can_i_deploy_tag(
-    name: str, tag: str, to: str, request: Request, conn: Reader
-) -> Response:
-    query = MatrixQuery(
+def tag_deploy_query(name: str, tag: str, to: str) -> MatrixQuery:
+    """Can the latest version tagged ``tag`` be deployed where the ``to`` tag is?"""
+    return MatrixQuery(
         selectors=[Selector(pacticipant=name, latest=True, tag=tag)],
         latestby="cvp",
         tag=to,
         limit=MAX_LIMIT,
     )
-    return hal(matrix_body(request, await run_matrix(conn, query)))

@@ -28,9 +28,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
-from contracts.broker._errors import BrokerError
-
 __all__ = [
+    "MatrixLookupError",
     "MatrixQuery",
     "MatrixResult",
     "Row",
@@ -39,6 +38,19 @@ __all__ = [
     "fetch_without_jit",
     "run_matrix",
 ]
+
+
+class MatrixLookupError(Exception):
+    """A selector or the target names something the broker does not know: an
+    environment (``where`` is ``environment``) or pacticipants (``where`` is ``q``,
+    the selectors). ``problems`` says what, one entry per unknown name."""
+
+    def __init__(self, where: str, problems: list[str]) -> None:
+        self.where = where
+        self.problems = problems
+        self.detail = "; ".join(problems)
+        super().__init__(self.detail)
+
 
 Target = Literal["none", "any", "latest", "tag", "main_branch", "environment"]
 
@@ -375,15 +387,11 @@ async def fetch_without_jit(
 
 
 async def run_matrix(conn: psycopg.AsyncConnection, query: MatrixQuery) -> MatrixResult:
-    """One round trip to the database, then formatting and the deployability decision."""
+    """One round trip to the database, then formatting and the deployability decision;
+    :class:`MatrixLookupError` when the query names an unknown environment or pacticipant."""
     found = (await fetch_without_jit(conn, SQL, _params(query)))[0]
     if query.environment and not found["env_found"]:
-        raise BrokerError(
-            422,
-            "Unprocessable Content",
-            f"no environment named '{query.environment}'",
-            errors={"environment": [f"no environment named '{query.environment}'"]},
-        )
+        raise MatrixLookupError("environment", [f"no environment named '{query.environment}'"])
     selectors = _selector_infos(found["selectors"])
     missing = [
         query.selectors[s.sid].pacticipant
@@ -391,12 +399,7 @@ async def run_matrix(conn: psycopg.AsyncConnection, query: MatrixQuery) -> Matri
         if s.explicit and s.pid is None
     ]
     if missing:
-        raise BrokerError(
-            422,
-            "Unprocessable Content",
-            "; ".join(f"no pacticipant named '{name}'" for name in missing),
-            errors={"q": [f"no pacticipant named '{name}'" for name in missing]},
-        )
+        raise MatrixLookupError("q", [f"no pacticipant named '{name}'" for name in missing])
     rows = _latest_by(_dedupe(found["rows"]), query.latestby)
     rows.sort(
         key=lambda r: (

@@ -62,10 +62,10 @@ KNOWN_WEB: frozenset[str] = frozenset(
     {
         "contracts.broker._body_schema",
         "contracts.broker._environments",
-        "contracts.broker._matrix",
         "contracts.broker._openapi",
         "contracts.broker._pacticipants",
         "contracts.broker._pacts",
+        "contracts.broker._webhooks",
     }
 )
 
