@@ -60,12 +60,9 @@ KNOWN_CIRCLED: frozenset[str] = frozenset()
 #: Modules below the broker's HTTP resources that still import FastAPI or Starlette.
 KNOWN_WEB: frozenset[str] = frozenset(
     {
-        "contracts.broker._body_schema",
         "contracts.broker._environments",
-        "contracts.broker._openapi",
         "contracts.broker._pacticipants",
         "contracts.broker._pacts",
-        "contracts.broker._webhooks",
     }
 )
 
