@@ -13,14 +13,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from fastapi import Request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from contracts.broker._errors import bad_request
 from contracts.broker._openapi import REQUESTS
 
-__all__ = ["check_body", "location"]
+__all__ = ["check_operation_body", "location"]
 
 _MAX_SHOWN = 120
 _MAX_PLACES = 20
@@ -122,13 +121,13 @@ def _places(error: ValidationError) -> list[tuple[str, str]]:
     return [(location(error.absolute_path), _message(error))]
 
 
-def check_body(request: Request, body: Any) -> None:
-    """Raise a 400 problem naming where ``body`` breaks the operation's documented schema."""
-    route = request.scope.get("route")
-    template = getattr(route, "path", None)
+def check_operation_body(method: str, template: str | None, body: Any) -> None:
+    """Raise a 400 problem naming where ``body`` breaks the documented schema of the
+    operation ``method`` on the route ``template`` (e.g. ``/webhooks/{uuid}``); an
+    operation without a documented body (or no route) is not checked."""
     if template is None:
         return
-    validator = _validators().get((request.method.lower(), template))
+    validator = _validators().get((method.lower(), template))
     if validator is None:
         return
     errors: dict[str, list[str]] = {}

@@ -13,14 +13,14 @@ every JSON body against its schema here (400 on a mismatch), so the document
 and the endpoints cannot drift apart. What JSON Schema cannot say (a pact's
 names must match the path, pacticipants that must exist, ...) is the
 endpoint's own check, answered 422.
+
+No web framework here: :func:`describe_broker_operations` rewrites a generated
+document; :mod:`contracts.broker.resources._openapi` hooks it into the app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-from fastapi import FastAPI
 
 from contracts.broker._delivery import EVENT_NAMES, URL_PARAMETERS
 from contracts.broker._inputs import MAX_QUERY_VALUE
@@ -28,7 +28,7 @@ from contracts.broker._pacts import MAX_NAME_LENGTH
 from contracts.broker._verification import MAX_TEXT
 from covenant.kernel.problems import PROBLEM_SCHEMA
 
-__all__ = ["REQUESTS", "Request", "document_broker_operations"]
+__all__ = ["REQUESTS", "Request", "describe_broker_operations"]
 
 _ERRORS = {
     "400": "Bad input: the problem document names what and where",
@@ -494,21 +494,14 @@ def _document(operation: dict[str, Any], method: str) -> None:
         )
 
 
-def document_broker_operations(app: FastAPI) -> None:
-    """Wrap ``app.openapi`` so the broker's operations are documented as answered."""
-    generate: Callable[[], dict[str, Any]] = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = generate()
-        document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        for path, item in document.get("paths", {}).items():
-            for method, operation in item.items():
-                if "broker" in operation.get("tags", []):
-                    _document(operation, method)
-                    _describe_request(operation, method, path)
-        app.openapi_schema = document
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def describe_broker_operations(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (an OpenAPI document as generated) with the broker's operations
+    documented as answered: HAL on success, problem documents on errors, and the
+    bodies and query parameters of :data:`REQUESTS`. Changes ``document`` in place."""
+    document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if "broker" in operation.get("tags", []):
+                _document(operation, method)
+                _describe_request(operation, method, path)
+    return document
