@@ -12,6 +12,11 @@ commands read: ``_embedded.environments[].uuid/name/displayName/production``,
 ``pb:currently-deployed-deployed-versions``,
 ``_embedded.deployedVersions[]._embedded.pacticipant.name`` and
 ``_links.self.href`` of each deployed or released version.
+
+Here: what a request must hold, the reads and writes (each checks in the order
+the answers depend on: an unknown environment before an unknown version, and so
+on) and the HAL, rendered from the broker's base URL. The routes are
+:mod:`contracts.broker.resources.environments`.
 """
 
 from __future__ import annotations
@@ -20,19 +25,38 @@ import uuid
 from typing import Any
 
 import psycopg
-from fastapi import Request, Response
 from psycopg.types.json import Jsonb
 
 from contracts.broker._errors import BrokerError, unprocessable
+from contracts.broker._hal import link
 from contracts.broker._hal_urls import iso, pacticipant_path, version_path
 from contracts.broker._queries import fetch_all as _rows
 from contracts.broker._queries import fetch_one as _row
 from contracts.broker._queries import require_pacticipant, require_version
-from contracts.broker.resources._http import Reader, Writer, broker_router, hal, link, read_json
 
-__all__ = ["environment_resource", "find_environment", "router"]
-
-router = broker_router()
+__all__ = [
+    "collection",
+    "create_environment",
+    "currently_deployed",
+    "currently_supported",
+    "delete_environment",
+    "deployed_resource",
+    "deployments_of_version",
+    "environment_resource",
+    "environments_body",
+    "find_deployed",
+    "find_environment",
+    "find_released",
+    "list_environments",
+    "object_body",
+    "patch_deployed_version",
+    "patch_released_version",
+    "record_deployment",
+    "record_release",
+    "released_resource",
+    "releases_of_version",
+    "update_environment",
+]
 
 MAX_NAME = 256
 
@@ -47,7 +71,8 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         raise BrokerError(404, "Not Found", f"no {what} with UUID '{value}'") from None
 
 
-def _object(body: Any) -> dict[str, Any]:
+def object_body(body: Any) -> dict[str, Any]:
+    """A request body that must be a JSON object when given (None: no body)."""
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -75,6 +100,13 @@ def _raise(errors: dict[str, list[str]]) -> None:
         raise unprocessable(errors)
 
 
+def collection(
+    base: str, self_path: str, key: str, entries: list[dict[str, Any]], title: str
+) -> dict[str, Any]:
+    """``entries`` embedded under ``key``; ``self_path`` is the path and query asked for."""
+    return {"_embedded": {key: entries}, "_links": {"self": link(base, self_path, title=title)}}
+
+
 # --- environments --------------------------------------------------------------
 
 
@@ -82,7 +114,7 @@ def _environment_path(env_id: Any) -> str:
     return f"/environments/{env_id}"
 
 
-def environment_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def environment_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
     path = _environment_path(row["id"])
     label = row["display_name"] or row["name"]
     body: dict[str, Any] = {
@@ -96,20 +128,36 @@ def environment_resource(request: Request, row: dict[str, Any]) -> dict[str, Any
     if row.get("contacts") is not None:
         body["contacts"] = row["contacts"]
     body["_links"] = {
-        "self": link(request, path, title="Environment", name=row["name"]),
+        "self": link(base, path, title="Environment", name=row["name"]),
         "pb:currently-deployed-deployed-versions": link(
-            request,
+            base,
             f"{path}/deployed-versions/currently-deployed",
             title=f"Versions currently deployed to {label} environment",
         ),
         "pb:currently-supported-released-versions": link(
-            request,
+            base,
             f"{path}/released-versions/currently-supported",
             title=f"Versions released and supported in {label} environment",
         ),
-        "pb:environments": link(request, "/environments", title="Environments"),
+        "pb:environments": link(base, "/environments", title="Environments"),
     }
     return body
+
+
+def environments_body(base: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "_embedded": {"environments": [environment_resource(base, r) for r in rows]},
+        "_links": {
+            "self": link(base, "/environments", title="Environments"),
+            "pb:environments": [
+                link(base, _environment_path(r["id"]), title="Environment", name=r["name"])
+                for r in rows
+            ],
+            "pb:environment": link(
+                base, "/environments/{uuid}", title="Environment", templated=True
+            ),
+        },
+    }
 
 
 async def find_environment(conn: psycopg.AsyncConnection, env_id: str) -> dict[str, Any]:
@@ -157,35 +205,20 @@ def _name_taken(name: str) -> BrokerError:
     )
 
 
-@router.get("/environments")
-async def list_environments(request: Request, conn: Reader) -> Response:
-    name = request.query_params.get("name")
-    rows = await _rows(
+async def list_environments(
+    conn: psycopg.AsyncConnection, name: str | None
+) -> list[dict[str, Any]]:
+    """Every environment, or the one called ``name``."""
+    return await _rows(
         conn,
         "SELECT * FROM broker.environments WHERE %(name)s::text IS NULL OR name = %(name)s"
         " ORDER BY name",
         {"name": name},
     )
-    return hal(
-        {
-            "_embedded": {"environments": [environment_resource(request, r) for r in rows]},
-            "_links": {
-                "self": link(request, "/environments", title="Environments"),
-                "pb:environments": [
-                    link(request, _environment_path(r["id"]), title="Environment", name=r["name"])
-                    for r in rows
-                ],
-                "pb:environment": link(
-                    request, "/environments/{uuid}", title="Environment", templated=True
-                ),
-            },
-        }
-    )
 
 
-@router.post("/environments")
-async def create_environment(request: Request, conn: Writer) -> Response:
-    fields = _environment_fields(_object(await read_json(request)))
+async def create_environment(conn: psycopg.AsyncConnection, body: Any) -> dict[str, Any]:
+    fields = _environment_fields(object_body(body))
     row = await _row(
         conn,
         "INSERT INTO broker.environments (id, name, display_name, production, contacts)"
@@ -195,18 +228,13 @@ async def create_environment(request: Request, conn: Writer) -> Response:
     )
     if row is None:
         raise _name_taken(fields["name"])
-    body = environment_resource(request, row)
-    return hal(body, 201, headers={"Location": body["_links"]["self"]["href"]})
+    return row
 
 
-@router.get("/environments/{env_id}")
-async def get_environment(env_id: str, request: Request, conn: Reader) -> Response:
-    return hal(environment_resource(request, await find_environment(conn, env_id)))
-
-
-@router.put("/environments/{env_id}")
-async def update_environment(env_id: str, request: Request, conn: Writer) -> Response:
-    fields = _environment_fields(_object(await read_json(request)))
+async def update_environment(
+    conn: psycopg.AsyncConnection, env_id: str, body: Any
+) -> dict[str, Any]:
+    fields = _environment_fields(object_body(body))
     await find_environment(conn, env_id)
     try:
         async with conn.transaction():
@@ -220,16 +248,14 @@ async def update_environment(env_id: str, request: Request, conn: Writer) -> Res
     except psycopg.errors.UniqueViolation:
         raise _name_taken(fields["name"]) from None
     assert row is not None
-    return hal(environment_resource(request, row))
+    return row
 
 
-@router.delete("/environments/{env_id}")
-async def delete_environment(env_id: str, conn: Writer) -> Response:
+async def delete_environment(conn: psycopg.AsyncConnection, env_id: str) -> None:
     await find_environment(conn, env_id)
     await conn.execute(
         "DELETE FROM broker.environments WHERE id = %s", (_uuid(env_id, "environment"),)
     )
-    return Response(status_code=204)
 
 
 # --- deployed and released versions --------------------------------------------
@@ -259,7 +285,7 @@ SELECT r.id, r.created_at, r.support_ended_at,
 """
 
 
-def _embedded(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def _embedded(base: str, row: dict[str, Any]) -> dict[str, Any]:
     env = {
         "id": row["env_id"],
         "name": row["env_name"],
@@ -271,17 +297,17 @@ def _embedded(request: Request, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "pacticipant": {
             "name": row["pacticipant"],
-            "_links": {"self": link(request, pacticipant_path(row["pacticipant"]))},
+            "_links": {"self": link(base, pacticipant_path(row["pacticipant"]))},
         },
         "version": {
             "number": row["number"],
-            "_links": {"self": link(request, version_path(row["pacticipant"], row["number"]))},
+            "_links": {"self": link(base, version_path(row["pacticipant"], row["number"]))},
         },
-        "environment": environment_resource(request, env),
+        "environment": environment_resource(base, env),
     }
 
 
-def deployed_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def deployed_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "uuid": str(row["id"]),
         "currentlyDeployed": row["undeployed_at"] is None,
@@ -289,27 +315,20 @@ def deployed_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
         "target": row["application_instance"],
         "createdAt": iso(row["created_at"]),
         "undeployedAt": iso(row["undeployed_at"]),
-        "_embedded": _embedded(request, row),
-        "_links": {"self": link(request, f"/deployed-versions/{row['id']}")},
+        "_embedded": _embedded(base, row),
+        "_links": {"self": link(base, f"/deployed-versions/{row['id']}")},
     }
 
 
-def released_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def released_resource(base: str, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "uuid": str(row["id"]),
         "currentlySupported": row["support_ended_at"] is None,
         "createdAt": iso(row["created_at"]),
         "supportEndedAt": iso(row["support_ended_at"]),
-        "_embedded": _embedded(request, row),
-        "_links": {"self": link(request, f"/released-versions/{row['id']}")},
+        "_embedded": _embedded(base, row),
+        "_links": {"self": link(base, f"/released-versions/{row['id']}")},
     }
-
-
-def _collection(
-    request: Request, key: str, entries: list[dict[str, Any]], title: str
-) -> dict[str, Any]:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return {"_embedded": {key: entries}, "_links": {"self": link(request, path, title=title)}}
 
 
 def _application_instance(body: dict[str, Any], env: dict[str, Any]) -> str | None:
@@ -327,11 +346,12 @@ def _application_instance(body: dict[str, Any], env: dict[str, Any]) -> str | No
     return None
 
 
-@router.post("/pacticipants/{name}/versions/{number}/deployed-versions/environment/{env_id}")
 async def record_deployment(
-    name: str, number: str, env_id: str, request: Request, conn: Writer
-) -> Response:
-    body = _object(await read_json(request) if await _has_body(request) else None)
+    conn: psycopg.AsyncConnection, name: str, number: str, env_id: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """Record that version ``number`` of ``name`` is deployed to the environment (the
+    earlier deployments of the same application instance end); returns the deployed
+    version and whether it is new."""
     env = await find_environment(conn, env_id)
     pacticipant = await require_pacticipant(conn, name)
     version = await require_version(conn, pacticipant, number)
@@ -350,9 +370,9 @@ async def record_deployment(
         " AND d.application_instance IS NOT DISTINCT FROM %(instance)s",
         {"env": env["id"], "version": version.id, "instance": instance},
     )
-    status = 200
+    created = False
     if current is None:
-        status = 201
+        created = True
         await conn.execute(
             "UPDATE broker.deployed_versions d SET undeployed_at = now()"
             "  FROM broker.versions v"
@@ -370,34 +390,30 @@ async def record_deployment(
     assert current is not None
     row = await _row(conn, _DEPLOYED_SQL + " WHERE d.id = %s", (current["id"],))
     assert row is not None
-    resource = deployed_resource(request, row)
-    return hal(resource, status, headers={"Location": resource["_links"]["self"]["href"]})
+    return row, created
 
 
-async def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    if length is not None:
-        return length.strip() not in ("", "0")
-    return request.headers.get("transfer-encoding", "").lower() == "chunked"
-
-
-@router.get("/pacticipants/{name}/versions/{number}/deployed-versions/environment/{env_id}")
 async def deployments_of_version(
-    name: str, number: str, env_id: str, request: Request, conn: Reader
-) -> Response:
+    conn: psycopg.AsyncConnection, name: str, number: str, env_id: str
+) -> list[dict[str, Any]]:
     env = await find_environment(conn, env_id)
     version = await require_version(conn, await require_pacticipant(conn, name), number)
-    rows = await _rows(
+    return await _rows(
         conn,
         _DEPLOYED_SQL + " WHERE d.version_id = %s AND d.environment_id = %s ORDER BY d.created_at",
         (version.id, env["id"]),
     )
-    entries = [deployed_resource(request, r) for r in rows]
-    return hal(_collection(request, "deployedVersions", entries, "Deployed versions"))
 
 
-@router.get("/environments/{env_id}/deployed-versions/currently-deployed")
-async def currently_deployed(env_id: str, request: Request, conn: Reader) -> Response:
+async def currently_deployed(
+    conn: psycopg.AsyncConnection,
+    env_id: str,
+    *,
+    pacticipant: str | None,
+    instance: str | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The environment and what is deployed there now (of ``pacticipant``, of
+    ``instance``, when given)."""
     env = await find_environment(conn, env_id)
     rows = await _rows(
         conn,
@@ -405,18 +421,12 @@ async def currently_deployed(env_id: str, request: Request, conn: Reader) -> Res
         " AND (%(pacticipant)s::text IS NULL OR p.name = %(pacticipant)s)"
         " AND (%(instance)s::text IS NULL OR d.application_instance = %(instance)s)"
         " ORDER BY p.name, d.created_at",
-        {
-            "env": env["id"],
-            "pacticipant": request.query_params.get("pacticipant"),
-            "instance": request.query_params.get("applicationInstance"),
-        },
+        {"env": env["id"], "pacticipant": pacticipant, "instance": instance},
     )
-    entries = [deployed_resource(request, r) for r in rows]
-    title = f"Currently deployed versions for {env['display_name'] or env['name']}"
-    return hal(_collection(request, "deployedVersions", entries, title))
+    return env, rows
 
 
-async def _deployed(conn: psycopg.AsyncConnection, deployed_id: str) -> dict[str, Any]:
+async def find_deployed(conn: psycopg.AsyncConnection, deployed_id: str) -> dict[str, Any]:
     row = await _row(
         conn, _DEPLOYED_SQL + " WHERE d.id = %s", (_uuid(deployed_id, "deployed version"),)
     )
@@ -425,15 +435,12 @@ async def _deployed(conn: psycopg.AsyncConnection, deployed_id: str) -> dict[str
     return row
 
 
-@router.get("/deployed-versions/{deployed_id}")
-async def get_deployed_version(deployed_id: str, request: Request, conn: Reader) -> Response:
-    return hal(deployed_resource(request, await _deployed(conn, deployed_id)))
-
-
-@router.patch("/deployed-versions/{deployed_id}")
-async def patch_deployed_version(deployed_id: str, request: Request, conn: Writer) -> Response:
-    body = _object(await read_json(request))
-    row = await _deployed(conn, deployed_id)
+async def patch_deployed_version(
+    conn: psycopg.AsyncConnection, deployed_id: str, body: Any
+) -> dict[str, Any]:
+    """``currentlyDeployed: false`` ends a deployment (it cannot be made current again)."""
+    body = object_body(body)
+    row = await find_deployed(conn, deployed_id)
     value = body.get("currentlyDeployed")
     if "currentlyDeployed" in body and not isinstance(value, bool):
         raise BrokerError(
@@ -453,16 +460,15 @@ async def patch_deployed_version(deployed_id: str, request: Request, conn: Write
         await conn.execute(
             "UPDATE broker.deployed_versions SET undeployed_at = now() WHERE id = %s", (row["id"],)
         )
-        row = await _deployed(conn, deployed_id)
-    return hal(deployed_resource(request, row))
+        row = await find_deployed(conn, deployed_id)
+    return row
 
 
-@router.post("/pacticipants/{name}/versions/{number}/released-versions/environment/{env_id}")
 async def record_release(
-    name: str, number: str, env_id: str, request: Request, conn: Writer
-) -> Response:
-    if await _has_body(request):
-        _object(await read_json(request))
+    conn: psycopg.AsyncConnection, name: str, number: str, env_id: str
+) -> tuple[dict[str, Any], bool]:
+    """Record that version ``number`` of ``name`` is released to the environment (again
+    supported if it was released before); returns the release and whether it is new."""
     env = await find_environment(conn, env_id)
     version = await require_version(conn, await require_pacticipant(conn, name), number)
     created = await _row(
@@ -471,7 +477,6 @@ async def record_release(
         " VALUES (%s, %s, %s) ON CONFLICT (version_id, environment_id) DO NOTHING RETURNING id",
         (uuid.uuid4(), version.id, env["id"]),
     )
-    status = 201 if created is not None else 200
     if created is None:
         # Releasing the same version again means it is supported again.
         await conn.execute(
@@ -485,41 +490,37 @@ async def record_release(
         (version.id, env["id"]),
     )
     assert row is not None
-    resource = released_resource(request, row)
-    return hal(resource, status, headers={"Location": resource["_links"]["self"]["href"]})
+    return row, created is not None
 
 
-@router.get("/pacticipants/{name}/versions/{number}/released-versions/environment/{env_id}")
 async def releases_of_version(
-    name: str, number: str, env_id: str, request: Request, conn: Reader
-) -> Response:
+    conn: psycopg.AsyncConnection, name: str, number: str, env_id: str
+) -> list[dict[str, Any]]:
     env = await find_environment(conn, env_id)
     version = await require_version(conn, await require_pacticipant(conn, name), number)
-    rows = await _rows(
+    return await _rows(
         conn,
         _RELEASED_SQL + " WHERE r.version_id = %s AND r.environment_id = %s",
         (version.id, env["id"]),
     )
-    entries = [released_resource(request, r) for r in rows]
-    return hal(_collection(request, "releasedVersions", entries, "Released versions"))
 
 
-@router.get("/environments/{env_id}/released-versions/currently-supported")
-async def currently_supported(env_id: str, request: Request, conn: Reader) -> Response:
+async def currently_supported(
+    conn: psycopg.AsyncConnection, env_id: str, *, pacticipant: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The environment and the releases still supported there (of ``pacticipant``)."""
     env = await find_environment(conn, env_id)
     rows = await _rows(
         conn,
         _RELEASED_SQL + " WHERE r.environment_id = %(env)s AND r.support_ended_at IS NULL"
         " AND (%(pacticipant)s::text IS NULL OR p.name = %(pacticipant)s)"
         " ORDER BY p.name, r.created_at",
-        {"env": env["id"], "pacticipant": request.query_params.get("pacticipant")},
+        {"env": env["id"], "pacticipant": pacticipant},
     )
-    entries = [released_resource(request, r) for r in rows]
-    title = f"Currently supported released versions for {env['display_name'] or env['name']}"
-    return hal(_collection(request, "releasedVersions", entries, title))
+    return env, rows
 
 
-async def _released(conn: psycopg.AsyncConnection, released_id: str) -> dict[str, Any]:
+async def find_released(conn: psycopg.AsyncConnection, released_id: str) -> dict[str, Any]:
     row = await _row(
         conn, _RELEASED_SQL + " WHERE r.id = %s", (_uuid(released_id, "released version"),)
     )
@@ -528,15 +529,12 @@ async def _released(conn: psycopg.AsyncConnection, released_id: str) -> dict[str
     return row
 
 
-@router.get("/released-versions/{released_id}")
-async def get_released_version(released_id: str, request: Request, conn: Reader) -> Response:
-    return hal(released_resource(request, await _released(conn, released_id)))
-
-
-@router.patch("/released-versions/{released_id}")
-async def patch_released_version(released_id: str, request: Request, conn: Writer) -> Response:
-    body = _object(await read_json(request))
-    row = await _released(conn, released_id)
+async def patch_released_version(
+    conn: psycopg.AsyncConnection, released_id: str, body: Any
+) -> dict[str, Any]:
+    """``currentlySupported`` ends (false) or resumes (true) the support of a release."""
+    body = object_body(body)
+    row = await find_released(conn, released_id)
     value = body.get("currentlySupported")
     if "currentlySupported" in body and not isinstance(value, bool):
         raise BrokerError(
@@ -551,5 +549,5 @@ async def patch_released_version(released_id: str, request: Request, conn: Write
             " CASE WHEN %s THEN NULL ELSE now() END WHERE id = %s",
             (value, row["id"]),
         )
-        row = await _released(conn, released_id)
-    return hal(released_resource(request, row))
+        row = await find_released(conn, released_id)
+    return row

@@ -60,7 +60,6 @@ KNOWN_CIRCLED: frozenset[str] = frozenset()
 #: Modules below the broker's HTTP resources that still import FastAPI or Starlette.
 KNOWN_WEB: frozenset[str] = frozenset(
     {
-        "contracts.broker._environments",
         "contracts.broker._pacticipants",
         "contracts.broker._pacts",
     }
