@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import psycopg
-from fastapi import Request
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError
+from contracts.broker._hal import link
 from contracts.broker._hal_urls import (
     iso,
     pact_path,
@@ -44,7 +44,6 @@ from contracts.broker._hal_urls import (
 )
 from contracts.broker._queries import Pacticipant, Version
 from contracts.broker._queries import fetch_one as _one
-from contracts.broker.resources._http import link
 from contracts.pactfile import (
     DEFAULT_LIMITS,
     JsonTextError,
@@ -420,42 +419,40 @@ def pact_title(row: dict[str, Any]) -> str:
     return f"Pact between {row['consumer']} ({row['version']}) and {row['provider']}"
 
 
-def pact_links(
-    request: Request, row: dict[str, Any], self_path: str | None = None
-) -> dict[str, Any]:
+def pact_links(base: str, row: dict[str, Any], self_path: str | None = None) -> dict[str, Any]:
     consumer, provider, number, sha = row["consumer"], row["provider"], row["version"], row["sha"]
     by_version = pact_path(provider, consumer, number)
     results = verification_results_path(provider, consumer, sha)
     latest = f"{pacts_between(provider, consumer)}/latest"
     return {
-        "self": link(request, self_path or by_version, title="Pact", name=pact_title(row)),
-        "pb:consumer": link(request, pacticipant_path(consumer), title="Consumer", name=consumer),
+        "self": link(base, self_path or by_version, title="Pact", name=pact_title(row)),
+        "pb:consumer": link(base, pacticipant_path(consumer), title="Consumer", name=consumer),
         "pb:consumer-version": link(
-            request, version_path(consumer, number), title="Consumer version", name=number
+            base, version_path(consumer, number), title="Consumer version", name=number
         ),
-        "pb:provider": link(request, pacticipant_path(provider), title="Provider", name=provider),
+        "pb:provider": link(base, pacticipant_path(provider), title="Provider", name=provider),
         "pb:pact-version": link(
-            request,
+            base,
             pact_version_path(provider, consumer, sha),
             title="Pact content version",
             name=sha,
         ),
-        "pb:pact-by-consumer-version": link(request, by_version, title="Pact", name=number),
-        "pb:latest-pact-version": link(request, latest, title="Latest version of this pact"),
+        "pb:pact-by-consumer-version": link(base, by_version, title="Pact", name=number),
+        "pb:latest-pact-version": link(base, latest, title="Latest version of this pact"),
         "pb:latest-tagged-pact-version": link(
-            request,
+            base,
             latest + "/{tag}",
             title="Latest tagged version of this pact",
             templated=True,
         ),
         "pb:publish-verification-results": link(
-            request, results, title="Publish verification results"
+            base, results, title="Publish verification results"
         ),
         "pb:latest-verification-results": link(
-            request, results + "/latest", title="Latest verification results for this pact"
+            base, results + "/latest", title="Latest verification results for this pact"
         ),
         "pb:tag-version": link(
-            request,
+            base,
             version_path(consumer, number) + "/tags/{tag}",
             title="PUT to this resource to tag this consumer version",
             templated=True,
@@ -463,14 +460,12 @@ def pact_links(
     }
 
 
-def pact_resource(
-    request: Request, row: dict[str, Any], self_path: str | None = None
-) -> dict[str, Any]:
+def pact_resource(base: str, row: dict[str, Any], self_path: str | None = None) -> dict[str, Any]:
     """The stored pact JSON plus ``createdAt`` and ``_links``."""
     content = row["content"]
     body: dict[str, Any] = dict(content) if isinstance(content, dict) else {"content": content}
     body["createdAt"] = iso(row["created_at"])
-    body["_links"] = pact_links(request, row, self_path)
+    body["_links"] = pact_links(base, row, self_path)
     return body
 
 
@@ -488,11 +483,12 @@ async def has_successful_verification(conn: psycopg.AsyncConnection, sha: str) -
 
 async def emit_published(
     ctx: BrokerContext,
-    request: Request,
+    base: str,
     results: list[PublishResult],
     needs_verification: set[str],
 ) -> None:
     """Tell listeners (webhooks) about publications that changed; call after commit.
+    ``base`` is the broker's base URL (the pact URLs in the payloads start with it).
 
     Payload keys follow the Pact Broker's webhook template variables."""
     for result in results:
@@ -505,9 +501,7 @@ async def emit_published(
             "consumerVersionBranch": result.branch or "",
             "consumerVersionTags": ", ".join(result.tags),
             "pactVersionSha": result.sha,
-            "pactUrl": link(
-                request, pact_version_path(result.provider, result.consumer, result.sha)
-            )["href"],
+            "pactUrl": base + pact_version_path(result.provider, result.consumer, result.sha),
         }
         events = ["contract_published"]
         if result.sha in needs_verification:

@@ -61,7 +61,6 @@ KNOWN_CIRCLED: frozenset[str] = frozenset()
 KNOWN_WEB: frozenset[str] = frozenset(
     {
         "contracts.broker._pacticipants",
-        "contracts.broker._pacts",
     }
 )
 

@@ -50,7 +50,7 @@ async def publish_contracts(request: Request, ctx: WriteAccess) -> JSONResponse:
     """Publish a consumer version's pacts, branch and tags in one transaction."""
     publication = parse_publication(await read_body(request))
     published = await store_publication(ctx, publication)
-    await emit_published(ctx, request, published.results, published.needs_verification)
+    await emit_published(ctx, base_url(request), published.results, published.needs_verification)
     return hal(render_publication(base_url(request), publication, published))
 
 
@@ -67,8 +67,8 @@ async def _put_pact(
     result, needs, row = await store_single_pact(
         ctx, provider, consumer, version, content, on_conflict
     )
-    await emit_published(ctx, request, [result], needs)
-    return hal(pact_resource(request, row), 201 if result.outcome == "created" else 200)
+    await emit_published(ctx, base_url(request), [result], needs)
+    return hal(pact_resource(base_url(request), row), 201 if result.outcome == "created" else 200)
 
 
 @router.put("/pacts/provider/{provider}/consumer/{consumer}/version/{version}")
@@ -96,7 +96,9 @@ async def patch_pact(
 async def get_pact(
     request: Request, conn: Reader, provider: str, consumer: str, version: str
 ) -> JSONResponse:
-    return hal(pact_resource(request, await pact_for_version(conn, provider, consumer, version)))
+    return hal(
+        pact_resource(base_url(request), await pact_for_version(conn, provider, consumer, version))
+    )
 
 
 @router.get("/pacts/provider/{provider}/consumer/{consumer}/pact-version/{sha}")
@@ -104,28 +106,32 @@ async def get_pact_version(
     request: Request, conn: Reader, provider: str, consumer: str, sha: str
 ) -> JSONResponse:
     row = await pact_by_sha(conn, provider, consumer, sha)
-    return hal(pact_resource(request, row, pact_version_path(provider, consumer, sha)))
+    return hal(pact_resource(base_url(request), row, pact_version_path(provider, consumer, sha)))
 
 
 @router.get("/pacts/provider/{provider}/consumer/{consumer}/latest")
 async def get_latest_pact(
     request: Request, conn: Reader, provider: str, consumer: str
 ) -> JSONResponse:
-    return hal(pact_resource(request, await latest_pact(conn, provider, consumer)))
+    return hal(pact_resource(base_url(request), await latest_pact(conn, provider, consumer)))
 
 
 @router.get("/pacts/provider/{provider}/consumer/{consumer}/latest/{tag}")
 async def get_latest_tagged_pact(
     request: Request, conn: Reader, provider: str, consumer: str, tag: str
 ) -> JSONResponse:
-    return hal(pact_resource(request, await latest_tagged_pact(conn, provider, consumer, tag)))
+    return hal(
+        pact_resource(base_url(request), await latest_tagged_pact(conn, provider, consumer, tag))
+    )
 
 
 @router.get("/pacts/provider/{provider}/consumer/{consumer}/branch/{branch}/latest")
 async def get_latest_branch_pact(
     request: Request, conn: Reader, provider: str, consumer: str, branch: str
 ) -> JSONResponse:
-    return hal(pact_resource(request, await latest_branch_pact(conn, provider, consumer, branch)))
+    return hal(
+        pact_resource(base_url(request), await latest_branch_pact(conn, provider, consumer, branch))
+    )
 
 
 @router.get("/pacts/latest")
