@@ -1,9 +1,13 @@
 """Pacticipants (applications), their versions, branches and tags.
 
-Reads need a read token (or anonymous reads); writes need a read-write token and
-commit before the response is sent. Writing a tag or a branch version creates
-the pacticipant and the version when they do not exist yet, as the reference
-broker does (``pact broker create-version-tag --auto-create-version``).
+Writing a tag or a branch version creates the pacticipant and the version when
+they do not exist yet, as the reference broker does (``pact broker
+create-version-tag --auto-create-version``). Writes run in one transaction each,
+committed before the route answers.
+
+Here: what a request must hold, the reads and writes (each checks in the order
+the answers depend on) and the HAL, rendered from the broker's base URL. The
+routes are :mod:`contracts.broker.resources.pacticipants`.
 """
 
 from __future__ import annotations
@@ -11,13 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from fastapi import Request
-from fastapi.responses import JSONResponse, Response
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from contracts.broker._context import BrokerContext
 from contracts.broker._errors import BrokerError, bad_request, unprocessable
+from contracts.broker._hal import link
 from contracts.broker._hal_urls import (
     branch_path,
     branch_version_path,
@@ -45,19 +48,38 @@ from contracts.broker._queries import (
 from contracts.broker._queries import fetch_all as _all
 from contracts.broker._queries import fetch_one as _one
 from contracts.broker._versions import version_facts
-from contracts.broker.resources._http import (
-    Reader,
-    WriteAccess,
-    base_url,
-    broker_router,
-    hal,
-    link,
-    read_body,
-)
 
-router = broker_router()
-
-__all__ = ["router"]
+__all__ = [
+    "branch_resource",
+    "branch_version_resource",
+    "checked_name",
+    "create_pacticipant",
+    "delete_branch",
+    "delete_tag",
+    "find_branch",
+    "find_branch_version",
+    "find_pacticipant_version",
+    "find_tag",
+    "latest_branch_version",
+    "latest_tagged_version",
+    "latest_version",
+    "list_branches",
+    "list_pacticipants",
+    "list_tags",
+    "page",
+    "put_branch_version",
+    "put_tag",
+    "render_branches",
+    "render_pacticipants",
+    "render_tags",
+    "render_versions",
+    "save_pacticipant",
+    "save_version",
+    "tag_resource",
+    "version_fields",
+    "version_resource",
+    "versions_page",
+]
 
 _FIELDS = {
     "displayName": "display_name",
@@ -79,7 +101,8 @@ async def version_resource(
     return render_version(base, pacticipant, version, facts, self_path=self_path)
 
 
-def _name(value: str, where: str) -> str:
+def checked_name(value: str, where: str) -> str:
+    """``value`` (a name in the path) if it is a usable name; 400 otherwise."""
     errors: Errors = {}
     checked = check_name(value, where, errors)
     if errors or checked is None:
@@ -131,35 +154,34 @@ async def _update_pacticipant(
     return Pacticipant(**row)
 
 
-@router.get("/pacticipants")
-async def list_pacticipants(request: Request, conn: Reader) -> JSONResponse:
+async def list_pacticipants(conn: psycopg.AsyncConnection) -> list[Pacticipant]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT * FROM broker.pacticipants ORDER BY lower(name), name")
-        rows = [Pacticipant(**r) for r in await cur.fetchall()]
-    items = [pacticipant_resource(base_url(request), p) for p in rows]
-    return hal(
-        {
-            "_embedded": {"pacticipants": items},
-            "pacticipants": items,
-            "_links": {
-                "self": link(request, "/pacticipants", title="Pacticipants"),
-                "pb:pacticipants": [
-                    link(
-                        request,
-                        pacticipant_path(p.name),
-                        title=p.display_name or display_name(p.name),
-                        name=p.name,
-                    )
-                    for p in rows
-                ],
-            },
-        }
-    )
+        return [Pacticipant(**r) for r in await cur.fetchall()]
 
 
-@router.post("/pacticipants")
-async def create_pacticipant(request: Request, ctx: WriteAccess) -> JSONResponse:
-    body = await read_body(request)
+def render_pacticipants(base: str, rows: list[Pacticipant]) -> dict[str, Any]:
+    items = [pacticipant_resource(base, p) for p in rows]
+    return {
+        "_embedded": {"pacticipants": items},
+        "pacticipants": items,
+        "_links": {
+            "self": link(base, "/pacticipants", title="Pacticipants"),
+            "pb:pacticipants": [
+                link(
+                    base,
+                    pacticipant_path(p.name),
+                    title=p.display_name or display_name(p.name),
+                    name=p.name,
+                )
+                for p in rows
+            ],
+        },
+    }
+
+
+async def create_pacticipant(ctx: BrokerContext, body: Any) -> Pacticipant:
+    """A new pacticipant named by ``body`` (409 if the name is taken), its fields set."""
     fields = _pacticipant_fields(body, None, require_name=True)
     name = body["name"]
     async with ctx.database.transaction() as conn:
@@ -177,22 +199,16 @@ async def create_pacticipant(request: Request, ctx: WriteAccess) -> JSONResponse
                 " PUT or PATCH /pacticipants/{name} to change it",
                 errors={"name": ["already exists"]},
             )
-        p = await _update_pacticipant(conn, Pacticipant(**row), fields)
-    location = link(request, pacticipant_path(name))["href"]
-    return hal(pacticipant_resource(base_url(request), p), 201, headers={"Location": location})
+        return await _update_pacticipant(conn, Pacticipant(**row), fields)
 
 
-@router.get("/pacticipants/{name}")
-async def get_pacticipant(request: Request, conn: Reader, name: str) -> JSONResponse:
-    p = await require_pacticipant(conn, name)
-    return hal(pacticipant_resource(base_url(request), p))
-
-
-async def _put_or_patch(
-    request: Request, ctx: BrokerContext, name: str, *, replace: bool
-) -> JSONResponse:
-    name = _name(name, "path.name")
-    fields = _pacticipant_fields(await read_body(request), name, require_name=False)
+async def save_pacticipant(
+    ctx: BrokerContext, name: str, body: Any, *, replace: bool
+) -> tuple[Pacticipant, bool]:
+    """Create or change the pacticipant ``name`` (already checked) with the fields of
+    ``body``: all of them (``replace``: left out is cleared) or those given. Returns
+    the pacticipant and whether it was created."""
+    fields = _pacticipant_fields(body, name, require_name=False)
     if replace:
         fields = {column: fields.get(column) for column in _FIELDS.values()}
     async with ctx.database.transaction() as conn:
@@ -205,29 +221,19 @@ async def _put_or_patch(
         created = row is not None
         p = Pacticipant(**row) if row else await require_pacticipant(conn, name)
         p = await _update_pacticipant(conn, p, fields)
-    return hal(pacticipant_resource(base_url(request), p), 201 if created else 200)
-
-
-@router.put("/pacticipants/{name}")
-async def put_pacticipant(request: Request, ctx: WriteAccess, name: str) -> JSONResponse:
-    """Create or replace: fields left out are cleared."""
-    return await _put_or_patch(request, ctx, name, replace=True)
-
-
-@router.patch("/pacticipants/{name}")
-async def patch_pacticipant(request: Request, ctx: WriteAccess, name: str) -> JSONResponse:
-    """Create or update: only the fields given change (JSON merge patch)."""
-    return await _put_or_patch(request, ctx, name, replace=False)
+    return p, created
 
 
 # --- versions --------------------------------------------------------------
 
 
-def _page(request: Request) -> tuple[int, int]:
+def page(page_number: str | None, page_size: str | None) -> tuple[int, int]:
+    """The ``pageNumber`` and ``pageSize`` query values (1 and 100 when left out)."""
     errors: Errors = {}
     values = {}
+    given = {"pageNumber": page_number, "pageSize": page_size}
     for key, default, maximum in (("pageNumber", 1, 1_000_000), ("pageSize", 100, 1000)):
-        raw = request.query_params.get(key)
+        raw = given[key]
         number = None if raw is None else whole_number(raw, 1, maximum)
         if raw is None:
             values[key] = default
@@ -240,11 +246,11 @@ def _page(request: Request) -> tuple[int, int]:
     return values["pageNumber"], values["pageSize"]
 
 
-@router.get("/pacticipants/{name}/versions")
-async def list_versions(request: Request, conn: Reader, name: str) -> JSONResponse:
-    """Versions newest first, each with its branches and tags; ``pageNumber``/``pageSize``."""
-    p = await require_pacticipant(conn, name)
-    number, size = _page(request)
+async def versions_page(
+    conn: psycopg.AsyncConnection, p: Pacticipant, number: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Page ``number`` of ``p``'s versions (newest first) with their tags and branches,
+    and how many versions there are."""
     rows = await _all(
         conn,
         "SELECT v.*,"
@@ -259,6 +265,12 @@ async def list_versions(request: Request, conn: Reader, name: str) -> JSONRespon
         (p.id, size, (number - 1) * size),
     )
     total = int(rows[0]["total"]) if rows else 0
+    return rows, total
+
+
+def render_versions(
+    base: str, p: Pacticipant, rows: list[dict[str, Any]], number: int, size: int, total: int
+) -> dict[str, Any]:
     versions = []
     for r in rows:
         vpath = version_path(p.name, r["number"])
@@ -273,7 +285,7 @@ async def list_versions(request: Request, conn: Reader, name: str) -> JSONRespon
                             "name": b,
                             "_links": {
                                 "self": link(
-                                    request, branch_version_path(p.name, b, r["number"]), name=b
+                                    base, branch_version_path(p.name, b, r["number"]), name=b
                                 )
                             },
                         }
@@ -283,46 +295,42 @@ async def list_versions(request: Request, conn: Reader, name: str) -> JSONRespon
                         {
                             "name": t,
                             "_links": {
-                                "self": link(request, tag_path(p.name, r["number"], t), name=t)
+                                "self": link(base, tag_path(p.name, r["number"], t), name=t)
                             },
                         }
                         for t in r["tags"]
                     ],
                 },
-                "_links": {"self": link(request, vpath, title="Version", name=r["number"])},
+                "_links": {"self": link(base, vpath, title="Version", name=r["number"])},
             }
         )
-    base = f"{pacticipant_path(p.name)}/versions"
+    versions_path = f"{pacticipant_path(p.name)}/versions"
     links: dict[str, Any] = {
-        "self": link(request, f"{base}?pageNumber={number}&pageSize={size}", title="Versions"),
-        "pb:pacticipant": link(request, pacticipant_path(p.name), title="Pacticipant", name=p.name),
+        "self": link(
+            base, f"{versions_path}?pageNumber={number}&pageSize={size}", title="Versions"
+        ),
+        "pb:pacticipant": link(base, pacticipant_path(p.name), title="Pacticipant", name=p.name),
     }
     if number * size < total:
-        links["next"] = link(request, f"{base}?pageNumber={number + 1}&pageSize={size}")
+        links["next"] = link(base, f"{versions_path}?pageNumber={number + 1}&pageSize={size}")
     if number > 1:
-        links["previous"] = link(request, f"{base}?pageNumber={number - 1}&pageSize={size}")
-    return hal(
-        {
-            "_embedded": {"versions": versions},
-            "page": {"number": number, "size": size, "totalElements": total},
-            "_links": links,
-        }
-    )
+        links["previous"] = link(base, f"{versions_path}?pageNumber={number - 1}&pageSize={size}")
+    return {
+        "_embedded": {"versions": versions},
+        "page": {"number": number, "size": size, "totalElements": total},
+        "_links": links,
+    }
 
 
-@router.get("/pacticipants/{name}/versions/{version}")
-async def get_version(request: Request, conn: Reader, name: str, version: str) -> JSONResponse:
+async def find_pacticipant_version(
+    conn: psycopg.AsyncConnection, name: str, version: str
+) -> tuple[Pacticipant, Version]:
     p = await require_pacticipant(conn, name)
-    v = await require_version(conn, p, version)
-    return hal(await version_resource(base_url(request), conn, p, v))
+    return p, await require_version(conn, p, version)
 
 
-@router.put("/pacticipants/{name}/versions/{version}")
-async def put_version(request: Request, ctx: WriteAccess, name: str, version: str) -> JSONResponse:
-    """Create a version (and its pacticipant); ``buildUrl`` and ``tags`` in the body are
-    applied (tags are added, never removed)."""
-    name, version = _name(name, "path.name"), _name(version, "path.version")
-    raw = await read_body(request) if await _has_body(request) else {}
+def version_fields(raw: Any) -> tuple[str | None, list[str]]:
+    """The ``buildUrl`` and ``tags`` of a version's body (``{}`` when it has none)."""
     errors: Errors = {}
     if not isinstance(raw, dict):
         raise bad_request({"body": ["must be a JSON object"]})
@@ -341,45 +349,56 @@ async def put_version(request: Request, ctx: WriteAccess, name: str, version: st
             tags.append(checked)
     if errors:
         raise unprocessable(errors)
+    return build_url, tags
+
+
+async def save_version(
+    ctx: BrokerContext,
+    base: str,
+    name: str,
+    version: str,
+    build_url: str | None,
+    tags: list[str],
+) -> tuple[dict[str, Any], bool]:
+    """Create the version (and its pacticipant), add ``tags``; returns its
+    representation, read in the same transaction, and whether it was created."""
     async with ctx.database.transaction() as conn:
         p = await ensure_pacticipant(conn, name)
         created = await find_version(conn, p, version) is None
         v = await ensure_version(conn, p, version, build_url)
         for tag in sorted(set(tags)):
             await add_tag(conn, v, tag)
-        body = await version_resource(base_url(request), conn, p, v)
-    return hal(body, 201 if created else 200)
+        body = await version_resource(base, conn, p, v)
+    return body, created
 
 
-async def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    if length is not None:
-        return length.strip() not in ("", "0")
-    return request.headers.get("transfer-encoding") is not None
-
-
-@router.get("/pacticipants/{name}/latest-version")
-async def latest_version(request: Request, conn: Reader, name: str) -> JSONResponse:
+async def latest_version(conn: psycopg.AsyncConnection, name: str) -> tuple[Pacticipant, Version]:
     p = await require_pacticipant(conn, name)
     v = await _latest(conn, p)
     if v is None:
         raise BrokerError(404, "Not Found", f"pacticipant '{name}' has no versions")
-    return hal(
-        await version_resource(
-            base_url(request), conn, p, v, self_path=f"{pacticipant_path(p.name)}/latest-version"
-        )
-    )
+    return p, v
 
 
-@router.get("/pacticipants/{name}/latest-version/{tag}")
 async def latest_tagged_version(
-    request: Request, conn: Reader, name: str, tag: str
-) -> JSONResponse:
+    conn: psycopg.AsyncConnection, name: str, tag: str
+) -> tuple[Pacticipant, Version]:
     p = await require_pacticipant(conn, name)
     v = await _latest(conn, p, tag=tag)
     if v is None:
         raise BrokerError(404, "Not Found", f"pacticipant '{name}' has no version tagged '{tag}'")
-    return hal(await version_resource(base_url(request), conn, p, v))
+    return p, v
+
+
+async def latest_branch_version(
+    conn: psycopg.AsyncConnection, name: str, branch: str
+) -> tuple[Pacticipant, Version]:
+    p = await require_pacticipant(conn, name)
+    await _require_branch(conn, p, branch)
+    v = await _latest(conn, p, branch=branch)
+    if v is None:
+        raise BrokerError(404, "Not Found", f"branch '{branch}' of '{name}' has no versions")
+    return p, v
 
 
 async def _latest(
@@ -408,42 +427,45 @@ async def _latest(
 # --- tags --------------------------------------------------------------------
 
 
-def _tag_resource(request: Request, p: str, number: str, tag: str, created: Any) -> dict[str, Any]:
+def tag_resource(base: str, p: str, number: str, tag: str, created: Any) -> dict[str, Any]:
     return {
         "name": tag,
         "createdAt": iso(created),
         "_links": {
-            "self": link(request, tag_path(p, number, tag), title="Tag", name=tag),
-            "pb:version": link(request, version_path(p, number), title="Version", name=number),
-            "pb:pacticipant": link(request, pacticipant_path(p), title="Pacticipant", name=p),
+            "self": link(base, tag_path(p, number, tag), title="Tag", name=tag),
+            "pb:version": link(base, version_path(p, number), title="Version", name=number),
+            "pb:pacticipant": link(base, pacticipant_path(p), title="Pacticipant", name=p),
         },
     }
 
 
-@router.get("/pacticipants/{name}/versions/{version}/tags")
-async def list_tags(request: Request, conn: Reader, name: str, version: str) -> JSONResponse:
-    p = await require_pacticipant(conn, name)
-    v = await require_version(conn, p, version)
+async def list_tags(
+    conn: psycopg.AsyncConnection, name: str, version: str
+) -> tuple[Pacticipant, Version, list[dict[str, Any]]]:
+    p, v = await find_pacticipant_version(conn, name, version)
     rows = await _all(
         conn,
         "SELECT name, created_at FROM broker.tags WHERE version_id = %s ORDER BY created_at, name",
         (v.id,),
     )
-    tags = [_tag_resource(request, p.name, v.number, r["name"], r["created_at"]) for r in rows]
-    return hal(
-        {
-            "_embedded": {"tags": tags},
-            "_links": {"self": link(request, f"{version_path(p.name, v.number)}/tags")},
-        }
-    )
+    return p, v, rows
 
 
-@router.get("/pacticipants/{name}/versions/{version}/tags/{tag}")
-async def get_tag(
-    request: Request, conn: Reader, name: str, version: str, tag: str
-) -> JSONResponse:
-    p = await require_pacticipant(conn, name)
-    v = await require_version(conn, p, version)
+def render_tags(
+    base: str, p: Pacticipant, v: Version, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    tags = [tag_resource(base, p.name, v.number, r["name"], r["created_at"]) for r in rows]
+    return {
+        "_embedded": {"tags": tags},
+        "_links": {"self": link(base, f"{version_path(p.name, v.number)}/tags")},
+    }
+
+
+async def find_tag(
+    conn: psycopg.AsyncConnection, name: str, version: str, tag: str
+) -> tuple[Pacticipant, Version, Any]:
+    """The pacticipant, the version and when it was tagged ``tag`` (404 if it is not)."""
+    p, v = await find_pacticipant_version(conn, name, version)
     row = await _one(
         conn,
         "SELECT created_at FROM broker.tags WHERE version_id = %s AND name = %s",
@@ -451,18 +473,16 @@ async def get_tag(
     )
     if row is None:
         raise BrokerError(404, "Not Found", f"version '{version}' of '{name}' has no tag '{tag}'")
-    return hal(_tag_resource(request, p.name, v.number, tag, row["created_at"]))
+    return p, v, row["created_at"]
 
 
-@router.put("/pacticipants/{name}/versions/{version}/tags/{tag}")
-async def put_tag(
-    request: Request, ctx: WriteAccess, name: str, version: str, tag: str
-) -> JSONResponse:
-    """Tag a version, creating the pacticipant and version if needed (201; 200 if tagged)."""
+async def put_tag(ctx: BrokerContext, name: str, version: str, tag: str) -> tuple[Any, bool]:
+    """Tag the version, creating the pacticipant and version if needed; returns when
+    it was tagged and whether the tag is new."""
     name, version, tag = (
-        _name(name, "path.name"),
-        _name(version, "path.version"),
-        _name(tag, "path.tag"),
+        checked_name(name, "path.name"),
+        checked_name(version, "path.version"),
+        checked_name(tag, "path.tag"),
     )
     async with ctx.database.transaction() as conn:
         p = await ensure_pacticipant(conn, name)
@@ -481,13 +501,10 @@ async def put_tag(
                 (v.id, tag),
             )
         assert row is not None
-    return hal(
-        _tag_resource(request, name, version, tag, row["created_at"]), 201 if created else 200
-    )
+    return row["created_at"], created
 
 
-@router.delete("/pacticipants/{name}/versions/{version}/tags/{tag}")
-async def delete_tag(ctx: WriteAccess, name: str, version: str, tag: str) -> Response:
+async def delete_tag(ctx: BrokerContext, name: str, version: str, tag: str) -> None:
     async with ctx.database.transaction() as conn:
         p = await require_pacticipant(conn, name)
         v = await require_version(conn, p, version)
@@ -500,7 +517,6 @@ async def delete_tag(ctx: WriteAccess, name: str, version: str, tag: str) -> Res
             raise BrokerError(
                 404, "Not Found", f"version '{version}' of '{name}' has no tag '{tag}'"
             )
-    return Response(status_code=204)
 
 
 # --- branches ----------------------------------------------------------------
@@ -519,19 +535,19 @@ async def _require_branch(
     return row
 
 
-def _branch_resource(request: Request, p: str, row: dict[str, Any]) -> dict[str, Any]:
+def branch_resource(base: str, p: str, row: dict[str, Any]) -> dict[str, Any]:
     bpath = branch_path(p, row["name"])
     return {
         "name": row["name"],
         "createdAt": iso(row["created_at"]),
         "_links": {
-            "self": link(request, bpath, title="Branch", name=row["name"]),
-            "pb:pacticipant": link(request, pacticipant_path(p), title="Pacticipant", name=p),
+            "self": link(base, bpath, title="Branch", name=row["name"]),
+            "pb:pacticipant": link(base, pacticipant_path(p), title="Pacticipant", name=p),
             "pb:latest-version": link(
-                request, f"{bpath}/latest-version", title="Latest version on this branch"
+                base, f"{bpath}/latest-version", title="Latest version on this branch"
             ),
             "pb:version": link(
-                request,
+                base,
                 f"{bpath}/versions/{{version}}",
                 templated=True,
                 title="Add or get a version on this branch",
@@ -540,70 +556,58 @@ def _branch_resource(request: Request, p: str, row: dict[str, Any]) -> dict[str,
     }
 
 
-@router.get("/pacticipants/{name}/branches")
-async def list_branches(request: Request, conn: Reader, name: str) -> JSONResponse:
+async def list_branches(
+    conn: psycopg.AsyncConnection, name: str
+) -> tuple[Pacticipant, list[dict[str, Any]]]:
     p = await require_pacticipant(conn, name)
     rows = await _all(
         conn, "SELECT * FROM broker.branches WHERE pacticipant_id = %s ORDER BY name", (p.id,)
     )
-    return hal(
-        {
-            "_embedded": {"branches": [_branch_resource(request, p.name, r) for r in rows]},
-            "_links": {
-                "self": link(request, f"{pacticipant_path(p.name)}/branches", title="Branches")
-            },
-        }
-    )
+    return p, rows
 
 
-@router.get("/pacticipants/{name}/branches/{branch}")
-async def get_branch(request: Request, conn: Reader, name: str, branch: str) -> JSONResponse:
+def render_branches(base: str, p: Pacticipant, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "_embedded": {"branches": [branch_resource(base, p.name, r) for r in rows]},
+        "_links": {"self": link(base, f"{pacticipant_path(p.name)}/branches", title="Branches")},
+    }
+
+
+async def find_branch(
+    conn: psycopg.AsyncConnection, name: str, branch: str
+) -> tuple[Pacticipant, dict[str, Any]]:
     p = await require_pacticipant(conn, name)
-    return hal(_branch_resource(request, p.name, await _require_branch(conn, p, branch)))
+    return p, await _require_branch(conn, p, branch)
 
 
-@router.delete("/pacticipants/{name}/branches/{branch}")
-async def delete_branch(ctx: WriteAccess, name: str, branch: str) -> Response:
+async def delete_branch(ctx: BrokerContext, name: str, branch: str) -> None:
     """Remove the branch; its versions, pacts and verifications stay."""
     async with ctx.database.transaction() as conn:
         p = await require_pacticipant(conn, name)
         row = await _require_branch(conn, p, branch)
         await conn.execute("DELETE FROM broker.branches WHERE id = %s", (row["id"],))
-    return Response(status_code=204)
 
 
-@router.get("/pacticipants/{name}/branches/{branch}/latest-version")
-async def latest_branch_version(
-    request: Request, conn: Reader, name: str, branch: str
-) -> JSONResponse:
-    p = await require_pacticipant(conn, name)
-    await _require_branch(conn, p, branch)
-    v = await _latest(conn, p, branch=branch)
-    if v is None:
-        raise BrokerError(404, "Not Found", f"branch '{branch}' of '{name}' has no versions")
-    return hal(await version_resource(base_url(request), conn, p, v))
-
-
-def _branch_version_resource(
-    request: Request, p: str, branch: str, number: str, created: Any
+def branch_version_resource(
+    base: str, p: str, branch: str, number: str, created: Any
 ) -> dict[str, Any]:
     return {
         "name": branch,
         "createdAt": iso(created),
         "_links": {
             "self": link(
-                request, branch_version_path(p, branch, number), title="Branch version", name=number
+                base, branch_version_path(p, branch, number), title="Branch version", name=number
             ),
-            "pb:branch": link(request, branch_path(p, branch), title="Branch", name=branch),
-            "pb:version": link(request, version_path(p, number), title="Version", name=number),
+            "pb:branch": link(base, branch_path(p, branch), title="Branch", name=branch),
+            "pb:version": link(base, version_path(p, number), title="Version", name=number),
         },
     }
 
 
-@router.get("/pacticipants/{name}/branches/{branch}/versions/{version}")
-async def get_branch_version(
-    request: Request, conn: Reader, name: str, branch: str, version: str
-) -> JSONResponse:
+async def find_branch_version(
+    conn: psycopg.AsyncConnection, name: str, branch: str, version: str
+) -> tuple[Pacticipant, Version, Any]:
+    """The pacticipant, the version and when it was put on ``branch`` (404 if not)."""
     p = await require_pacticipant(conn, name)
     b = await _require_branch(conn, p, branch)
     v = await require_version(conn, p, version)
@@ -616,16 +620,18 @@ async def get_branch_version(
         raise BrokerError(
             404, "Not Found", f"version '{version}' of '{name}' is not on branch '{branch}'"
         )
-    return hal(_branch_version_resource(request, p.name, branch, v.number, row["created_at"]))
+    return p, v, row["created_at"]
 
 
-async def _put_branch_version(
-    request: Request, ctx: BrokerContext, name: str, branch: str, version: str
-) -> JSONResponse:
+async def put_branch_version(
+    ctx: BrokerContext, name: str, branch: str, version: str
+) -> tuple[Any, bool]:
+    """Put a version on a branch, creating the pacticipant/version/branch if needed;
+    returns when it was put there and whether that is new."""
     name, branch, version = (
-        _name(name, "path.name"),
-        _name(branch, "path.branch"),
-        _name(version, "path.version"),
+        checked_name(name, "path.name"),
+        checked_name(branch, "path.branch"),
+        checked_name(version, "path.version"),
     )
     async with ctx.database.transaction() as conn:
         p = await ensure_pacticipant(conn, name)
@@ -646,23 +652,4 @@ async def _put_branch_version(
             (p.id, branch, v.id),
         )
         assert row is not None
-    return hal(
-        _branch_version_resource(request, name, branch, version, row["created_at"]),
-        200 if before else 201,
-    )
-
-
-@router.put("/pacticipants/{name}/branches/{branch}/versions/{version}")
-async def put_branch_version(
-    request: Request, ctx: WriteAccess, name: str, branch: str, version: str
-) -> JSONResponse:
-    """Put a version on a branch, creating the pacticipant/version/branch if needed."""
-    return await _put_branch_version(request, ctx, name, branch, version)
-
-
-@router.put("/pacticipants/{name}/versions/{version}/branches/{branch}")
-async def put_version_branch(
-    request: Request, ctx: WriteAccess, name: str, version: str, branch: str
-) -> JSONResponse:
-    """The same, at the path ``pact broker create-or-update-version --branch`` uses."""
-    return await _put_branch_version(request, ctx, name, branch, version)
+    return row["created_at"], before is None

@@ -58,11 +58,7 @@ KNOWN_CROSSINGS: frozenset[str] = frozenset()
 #: Modules still inside an import circle of their component.
 KNOWN_CIRCLED: frozenset[str] = frozenset()
 #: Modules below the broker's HTTP resources that still import FastAPI or Starlette.
-KNOWN_WEB: frozenset[str] = frozenset(
-    {
-        "contracts.broker._pacticipants",
-    }
-)
+KNOWN_WEB: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,25 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from contracts.broker import (
-    _pacticipants,
-)
 from contracts.broker._context import BrokerContext
 from contracts.broker._db import BrokerDatabase, DatabaseTimeout
 from contracts.broker._errors import BrokerError
-from contracts.broker.resources import environments, index, matrix, publish, verification, webhooks
+from contracts.broker.resources import (
+    environments,
+    index,
+    matrix,
+    pacticipants,
+    publish,
+    verification,
+    webhooks,
+)
 from contracts.broker.resources._http import problem_response
 from contracts.broker.resources._openapi import check_body, document_broker_operations
 from covenant.kernel.config import BrokerConfig
 
 __all__ = ["install_broker"]
 
-ROUTERS = (index, publish, _pacticipants, environments, verification, matrix, webhooks)
+ROUTERS = (index, publish, pacticipants, environments, verification, matrix, webhooks)
 
 
 def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> BrokerContext:
