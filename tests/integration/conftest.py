@@ -1,8 +1,11 @@
-"""One local stack of real engines for the whole integration session."""
+"""One local stack of real engines for the whole integration session; the
+``covenant`` CLI against it; fresh databases on its PostgreSQL; the scheduler
+soak, started in the background as soon as collection is done."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -16,10 +19,15 @@ import pytest
 
 from covenant.kernel.config import CovenantConfig
 from covenant.kernel.endpoints import Endpoint, resolve_endpoints
+from covenant.kernel.postgres import create_database
 from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
 from covenant.stack.manager import StackManager
-from tests.conftest import wait_until
+from tests.conftest import CovenantCli, wait_until
+from tests.integration._scheduler import SOAK_TEST, SchedulerSoak
+
+#: The soak of a session that selected it (started by ``pytest_collection_finish``).
+SOAK = pytest.StashKey[SchedulerSoak]()
 
 
 def make_state_dir(prefix: str) -> Path:
@@ -66,10 +74,54 @@ def stack() -> Iterator[RunningStack]:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def cli(stack: RunningStack) -> CovenantCli:
+    """``covenant`` as a subprocess with the session's stack as its local stack."""
+    return CovenantCli(stack.state_dir)
+
+
+def fresh_database(stack: RunningStack, prefix: str) -> str:
+    """A new database on the stack's PostgreSQL (``prefix`` and a random suffix);
+    returns its URL."""
+    return create_database(stack.url("postgres"), f"{prefix}_{secrets.token_hex(4)}")
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the integration tests; run the scheduler soak last, so that it has run
+    in the background for the rest of the session when its test comes."""
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    soak = [item for item in items if item.nodeid == SOAK_TEST]
+    for item in soak:
+        items.remove(item)
+        items.append(item)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any(item.nodeid == SOAK_TEST for item in session.items):
+        soak = SchedulerSoak()
+        session.config.stash[SOAK] = soak
+        soak.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    soak = session.config.stash.get(SOAK, None)
+    if soak is not None:
+        soak.close()
+
+
+@pytest.fixture
+def scheduler_soak(request: pytest.FixtureRequest) -> SchedulerSoak:
+    """The soak started when collection was done (or now, when it was not)."""
+    soak = request.config.stash.get(SOAK, None)
+    if soak is None:
+        soak = request.config.stash[SOAK] = SchedulerSoak()
+        soak.start()
+    return soak
 
 
 @contextmanager
@@ -99,9 +151,11 @@ def variant(
         wait_until(healthy, timeout=60, what=f"{service} ({fault}) to answer {ready_path}")
         yield base
     finally:
+        # A throwaway copy: its graceful stop is not under test, and hono-api's waits
+        # several seconds for idle keep-alive connections, so it gets little time.
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from covenant.stack._ports import free_port
 from schedules import Check, CheckRun, RunStore, engines_for, load_checks, run_check
-from tests.conftest import wait_until
+from tests.conftest import CovenantCli, wait_until
 from tests.integration.conftest import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,25 +223,8 @@ def test_runs_survive_a_postgresql_outage(stack: RunningStack, tmp_path: Path) -
     }
 
 
-def _cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COVENANT_")},
-        "COVENANT_STACK__STATE_DIR": str(stack.state_dir),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "covenant", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-        cwd=ROOT,
-    )
-
-
-def test_check_run_prints_each_outcome_and_stores_the_run(stack: RunningStack) -> None:
-    done = _cli(stack, "run", "database-sql")
+def test_check_run_prints_each_outcome_and_stores_the_run(cli: CovenantCli) -> None:
+    done = cli("check", "run", "database-sql")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "seen" in done.stdout and "sql:row-written" in done.stdout
     assert "pass database-sql" in done.stdout and "(stored)" in done.stdout
@@ -252,8 +234,8 @@ def test_check_run_prints_each_outcome_and_stores_the_run(stack: RunningStack) -
     ("args", "code", "text"),
     [(("run", "no-such-check"), 2, "no check named"), (("validate",), 0, "valid: ")],
 )
-def test_check_cli_codes(stack: RunningStack, args: tuple[str, ...], code: int, text: str) -> None:
-    done = _cli(stack, *args)
+def test_check_cli_codes(cli: CovenantCli, args: tuple[str, ...], code: int, text: str) -> None:
+    done = cli("check", *args)
     assert done.returncode == code, done.stdout + done.stderr
     assert text in done.stdout + done.stderr
 

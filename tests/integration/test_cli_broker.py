@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import CovenantCli
 from tests.integration.broker import conftest as broker_conftest
 from tests.integration.broker._webhook_receiver import Receiver, pact, publish, unique
 from tests.integration.broker.conftest import RO_TOKEN, RW_TOKEN, Broker
@@ -25,23 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def covenant(
     *args: str, cwd: Path, token: str | None = RW_TOKEN, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("COVENANT_", "PACT_BROKER_"))
-    }
-    environment["PYTHONPATH"] = str(ROOT)
-    environment["COLUMNS"] = "200"
+    """``covenant`` with no broker settings of the caller's, the token given."""
+    environment = {"PYTHONPATH": str(ROOT), **env}
     if token is not None:
         environment["PACT_BROKER_TOKEN"] = token
-    environment.update(env)
-    result = subprocess.run(
-        [sys.executable, "-m", "covenant", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = CovenantCli()(*args, cwd=cwd, env=environment, drop=("COVENANT_", "PACT_BROKER_"))
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
     for secret in (RW_TOKEN, RO_TOKEN):

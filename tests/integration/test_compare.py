@@ -8,41 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from contracts.paths import PACTS_DIR
-from covenant.cli._common import Context
-from covenant.cli._compare_cmd import compare
+from tests.conftest import CovenantCli
 from tests.integration.conftest import RunningStack
 
 HTTP_PROVIDERS = ["baml-extractor", "elixir-processor", "hono-api"]
 WEB_CLIENT_PACT = "web-client-hono-api.json"
 
 
-def _cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root(ctx: typer.Context) -> None:
-        ctx.obj = Context()
-
-    app.command("compare")(compare)
-    return app
-
-
 @pytest.fixture
-def run_compare(stack: RunningStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Invoke the command with the test stack as the local stack; returns (exit, JSON)."""
-    monkeypatch.setenv("COVENANT_STACK__STATE_DIR", str(stack.state_dir))
-    monkeypatch.delenv("COVENANT_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
+def run_compare(cli: CovenantCli, tmp_path: Path) -> Any:
+    """Run ``covenant contracts compare --json`` (in an empty directory, with the test
+    stack as the local stack); returns (exit, JSON)."""
 
     def run(*args: str) -> tuple[int, dict[str, Any]]:
-        result = CliRunner().invoke(_cli(), ["compare", *args, "--json"])
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result.exit_code, json.loads(result.stdout)
+        done = cli("contracts", "compare", *args, "--json", cwd=tmp_path)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, json.loads(done.stdout)
 
     return run
 

@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -42,10 +41,9 @@ from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
 from schedules import Check, CheckRun, ExpectationResult, RunStore, engines_for, run_check
 from schedules._database import ChecksDatabase
-from tests.conftest import wait_until
+from tests.conftest import covenant_argv, covenant_env, wait_until
 from tests.integration.broker._webhook_receiver import pact
-from tests.integration.broker.conftest import fresh_database
-from tests.integration.conftest import RunningStack
+from tests.integration.conftest import RunningStack, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "rw-drill-" + uuid.uuid4().hex[:8]
@@ -370,18 +368,19 @@ class Serve:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("COVENANT_")},
-            "COVENANT_STACK__STATE_DIR": str(stack.state_dir),
-            "COVENANT_ENGINES__POSTGRES__URL": database_url,
-            "COVENANT_BROKER__READ_WRITE_TOKENS": f"[{TOKEN}]",
-            "COVENANT_BROKER__DATABASE_TIMEOUT_S": str(DB_TIMEOUT_S),
-            "COVENANT_CHECKS__SCHEDULE": "false",
-            **extra_env,
-        }
+        env = covenant_env(
+            stack.state_dir,
+            extra={
+                "COVENANT_ENGINES__POSTGRES__URL": database_url,
+                "COVENANT_BROKER__READ_WRITE_TOKENS": f"[{TOKEN}]",
+                "COVENANT_BROKER__DATABASE_TIMEOUT_S": str(DB_TIMEOUT_S),
+                "COVENANT_CHECKS__SCHEDULE": "false",
+                **extra_env,
+            },
+        )
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "covenant", "serve", "--port", str(self.port)],
+                covenant_argv("serve", "--port", str(self.port)),
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -3,9 +3,7 @@ and bad input."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,35 +11,25 @@ import psycopg
 import pytest
 
 from covenant.stack._ports import free_port
+from tests.conftest import CovenantCli
 from tests.integration.conftest import RunningStack, variant
 from verifiers.fuzz import FuzzOptions, FuzzResult, run_fuzz, save_result
 
 REFERENCE = ["hono-api", "elixir-processor", "baml-extractor", "event-worker"]
 
 
-def _cli(
-    stack: RunningStack, *args: str, config: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COVENANT_")},
-        "COVENANT_STACK__STATE_DIR": str(stack.state_dir),
-    }
-    prefix = ["-c", str(config)] if config else []
-    return subprocess.run(
-        [sys.executable, "-m", "covenant", *prefix, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=env,
-    )
+#: A whole ``fuzz --all`` run takes minutes on a loaded machine.
+FUZZ_TIMEOUT_S = 600
 
 
 def test_fuzz_all_is_clean_for_the_reference_services_and_covenant(
-    stack: RunningStack, tmp_path: Path
+    cli: CovenantCli, tmp_path: Path
 ) -> None:
     """The acceptance run: every reference service and Covenant's own API, all phases."""
-    done = _cli(stack, "fuzz", "--all", "-q", "-n", "5", "--report-dir", str(tmp_path))
+    done = cli(
+        *("fuzz", "--all", "-q", "-n", "5", "--report-dir", str(tmp_path)),
+        timeout=FUZZ_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     [report_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (report_dir / "report.html").exists(), "no HTML report written"
@@ -102,7 +90,9 @@ def test_finding_curl_line_reproduces_it(faulty_run: FuzzResult, stack: RunningS
     assert done.stdout.strip() == "500", done.stdout + done.stderr
 
 
-def test_findings_are_stored_and_replayable(faulty_run: FuzzResult, stack: RunningStack) -> None:
+def test_findings_are_stored_and_replayable(
+    faulty_run: FuzzResult, stack: RunningStack, cli: CovenantCli
+) -> None:
     with psycopg.connect(stack.url("postgres")) as conn:
         row = conn.execute(
             "SELECT outcome, (SELECT count(*) FROM fuzz.findings WHERE run_id = r.id)"
@@ -111,24 +101,28 @@ def test_findings_are_stored_and_replayable(faulty_run: FuzzResult, stack: Runni
         ).fetchone()
     assert row == ("findings", len(faulty_run.findings))
     finding = faulty_run.findings[0]
-    done = _cli(stack, "fuzz", "--replay", finding.id)
+    done = cli("fuzz", "--replay", finding.id, timeout=FUZZ_TIMEOUT_S)
     # The variant has stopped, so the replay cannot connect: exit 3, named, no traceback.
     assert done.returncode == 3, done.stdout + done.stderr
     assert finding.id in done.stdout and "Traceback" not in done.stderr
 
 
-def test_unreachable_service_exits_3(stack: RunningStack, tmp_path: Path) -> None:
+def test_unreachable_service_exits_3(cli: CovenantCli, tmp_path: Path) -> None:
     config = tmp_path / "covenant.yaml"
     config.write_text(
         "fuzz:\n  services:\n    - name: gone\n"
         f"      spec: http://127.0.0.1:{free_port()}/openapi.json\n"
     )
-    done = _cli(stack, "fuzz", "gone", "-q", "--report-dir", str(tmp_path), config=config)
+    done = cli(
+        *("fuzz", "gone", "-q", "--report-dir", str(tmp_path)),
+        config=config,
+        timeout=FUZZ_TIMEOUT_S,
+    )
     assert done.returncode == 3, done.stdout + done.stderr
     assert "not reachable" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_unknown_service_exits_2(stack: RunningStack) -> None:
-    done = _cli(stack, "fuzz", "no-such-service")
+def test_unknown_service_exits_2(cli: CovenantCli) -> None:
+    done = cli("fuzz", "no-such-service", timeout=FUZZ_TIMEOUT_S)
     assert done.returncode == 2
     assert "unknown service" in done.stderr

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 
 from covenant.stack._ports import free_port
-from tests.conftest import wait_until
+from tests.conftest import covenant_argv, covenant_env, wait_until
 from tests.integration.conftest import RunningStack
 
 
@@ -19,14 +17,12 @@ def test_serve_reports_every_engine_healthy_and_shuts_down_gracefully(
     stack: RunningStack,
 ) -> None:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COVENANT_")},
-        "COVENANT_STACK__STATE_DIR": str(stack.state_dir),
-        # An engine that is configured but unreachable must be reported by name.
-        "COVENANT_ENGINES__LOKI__URL": f"http://127.0.0.1:{free_port()}",
-    }
+    # An engine that is configured but unreachable must be reported by name.
+    env = covenant_env(
+        stack.state_dir, extra={"COVENANT_ENGINES__LOKI__URL": f"http://127.0.0.1:{free_port()}"}
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "covenant", "serve", "--port", str(port)],
+        covenant_argv("serve", "--port", str(port)),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 
 import psycopg
 import pytest
@@ -17,7 +16,7 @@ from covenant.kernel.config import STACK_ENGINES
 from covenant.kernel.stackstate import load_state
 from covenant.stack._process import is_alive
 from covenant.stack.manager import StackManager
-from tests.conftest import wait_until
+from tests.conftest import CovenantCli, wait_until
 from tests.integration.conftest import RunningStack, make_state_dir, stack_config
 
 
@@ -31,7 +30,9 @@ def test_up_twice_is_a_no_op(stack: RunningStack) -> None:
     assert all("already running" in m for m in messages), messages
 
 
-def test_killed_engine_shows_down_then_up_restarts_it(stack: RunningStack) -> None:
+def test_killed_engine_shows_down_then_up_restarts_it(
+    stack: RunningStack, cli: CovenantCli
+) -> None:
     record = load_state(stack.state_dir).engines["alertmanager"]
     os.kill(record.pid, signal.SIGKILL)
     wait_until(lambda: not is_alive(record.pid, record.proc_start), timeout=10, what="kill")
@@ -40,17 +41,10 @@ def test_killed_engine_shows_down_then_up_restarts_it(stack: RunningStack) -> No
     assert statuses["alertmanager"].state == "stopped"
     assert statuses["postgres"].state == "healthy"
 
-    cli = subprocess.run(
-        [sys.executable, "-m", "covenant", "stack", "status"],
-        env={**os.environ, "COVENANT_STACK__STATE_DIR": str(stack.state_dir)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert cli.returncode == 1, cli.stdout + cli.stderr
-    assert "alertmanager" in cli.stdout and "stopped" in cli.stdout
-    assert "Traceback" not in cli.stderr
+    status = cli("stack", "status", timeout=60)
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert "alertmanager" in status.stdout and "stopped" in status.stdout
+    assert "Traceback" not in status.stderr
 
     with TestClient(create_app(stack.config)) as client:
         health = client.get("/health")

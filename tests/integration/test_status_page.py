@@ -26,8 +26,7 @@ from covenant.app import BackgroundServer, create_app
 from covenant.kernel.config import CovenantConfig
 from schedules import CheckRun, ExpectationResult, RunStore
 from tests.integration.broker._seed_b import publish, verify
-from tests.integration.broker.conftest import fresh_database
-from tests.integration.conftest import RunningStack
+from tests.integration.conftest import RunningStack, fresh_database
 from verifiers.fuzz import Finding, FuzzOptions, FuzzResult, save_result
 
 IMG = "<img src=x onerror=alert(1)>"

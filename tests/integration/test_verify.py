@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,6 +9,7 @@ import pytest
 
 from contracts.paths import PACTS_DIR
 from covenant.stack._ports import free_port
+from tests.conftest import CovenantCli
 from tests.integration.conftest import RunningStack, variant
 from verifiers.provider import VerifyOptions, VerifyResult, verify_provider
 
@@ -66,20 +65,11 @@ def test_broken_variant_fails_naming_interaction_and_field(
     assert named in report, report
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "covenant", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-    )
-
-
-def test_cli_verifies_and_writes_junit(stack: RunningStack, tmp_path: Path) -> None:
+def test_cli_verifies_and_writes_junit(
+    stack: RunningStack, cli: CovenantCli, tmp_path: Path
+) -> None:
     junit = tmp_path / "hono.xml"
-    done = _cli("verify", "hono-api", "--base-url", stack.url("hono_api"), "--junit", str(junit))
+    done = cli("verify", "hono-api", "--base-url", stack.url("hono_api"), "--junit", str(junit))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verified" in done.stdout
     xml = junit.read_text()
@@ -88,7 +78,7 @@ def test_cli_verifies_and_writes_junit(stack: RunningStack, tmp_path: Path) -> N
 
 def test_stopped_provider_exits_3_without_traceback() -> None:
     closed = f"http://127.0.0.1:{free_port()}"
-    done = _cli("verify", "hono-api", "--base-url", closed)
+    done = CovenantCli()("verify", "hono-api", "--base-url", closed)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "not reachable" in done.stderr
     assert "Traceback" not in done.stderr
@@ -96,7 +86,9 @@ def test_stopped_provider_exits_3_without_traceback() -> None:
 
 def test_malformed_pact_exits_2_naming_the_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{\n  "provider": {"name": "hono-api"},\n  oops\n}')
-    done = _cli("verify", "hono-api", "--base-url", "http://127.0.0.1:9", "--pacts", str(tmp_path))
+    done = CovenantCli()(
+        "verify", "hono-api", "--base-url", "http://127.0.0.1:9", "--pacts", str(tmp_path)
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "broken.json:3" in done.stderr
     assert "Traceback" not in done.stderr

@@ -8,12 +8,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from tests.conftest import wait_until
 
 
 @dataclass
@@ -182,20 +183,6 @@ def publish(
     assert response.status_code in (200, 201), response.text
     answer: dict[str, Any] = response.json()
     return answer
-
-
-def wait_until(
-    check: Callable[[], Any], timeout: float = 20, interval: float = 0.1, what: str = ""
-) -> Any:
-    """Poll ``check`` until it returns something truthy; bounded by ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what or check}: last={last!r}")
 
 
 def deliveries(client: httpx.Client, webhook_url: str) -> list[dict[str, Any]]:

@@ -11,8 +11,7 @@ import pytest
 
 from covenant.app import BackgroundServer, create_app
 from covenant.kernel.config import CovenantConfig
-from covenant.kernel.postgres import create_database
-from tests.integration.conftest import RunningStack
+from tests.integration.conftest import RunningStack, fresh_database
 
 RW_TOKEN = "rw-" + secrets.token_hex(8)
 RO_TOKEN = "ro-" + secrets.token_hex(8)
@@ -44,11 +43,6 @@ def broker_config(database_url: str, **broker: object) -> CovenantConfig:
             },
         }
     )
-
-
-def fresh_database(stack: RunningStack, prefix: str) -> str:
-    """CREATE DATABASE on the stack's PostgreSQL; returns its URL."""
-    return create_database(stack.url("postgres"), f"{prefix}_{secrets.token_hex(4)}")
 
 
 @pytest.fixture(scope="session")
