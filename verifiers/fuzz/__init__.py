@@ -16,13 +16,17 @@ if TYPE_CHECKING:
     from verifiers.fuzz._runner import run_fuzz, spec_reachable
     from verifiers.fuzz._store import load_finding, read_findings, read_runs, save_result
     from verifiers.fuzz._targets import COVENANT_SERVICE, known_services, resolve_target
+    from verifiers.fuzz.session import FuzzOverrides, FuzzSession, FuzzSessionResult
 
 __all__ = [
     "COVENANT_SERVICE",
     "PHASES",
     "Finding",
     "FuzzOptions",
+    "FuzzOverrides",
     "FuzzResult",
+    "FuzzSession",
+    "FuzzSessionResult",
     "known_services",
     "load_finding",
     "read_findings",
@@ -51,6 +55,9 @@ _HOMES = {
     "COVENANT_SERVICE": "_targets",
     "known_services": "_targets",
     "resolve_target": "_targets",
+    "FuzzOverrides": "session",
+    "FuzzSession": "session",
+    "FuzzSessionResult": "session",
 }
 
 
