@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.kernel.endpoints import engine_key, service_name
+from covenant.kernel.endpoints import engine_key, service_name, stack_service_url
 from covenant.kernel.errors import CovenantError, ErrorKind
-from covenant.kernel.stackstate import load_state
 from verifiers.fuzz._model import FuzzOptions
 
 __all__ = ["COVENANT_SERVICE", "known_services", "resolve_target"]
@@ -58,13 +57,13 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
             )
     engine = engine_key(service)
     if engine in REFERENCE_SERVICES:
-        record = load_state(config.stack.state_dir.resolve()).engines.get(engine)
-        if record is None:
+        url = stack_service_url(config.stack.state_dir, service)
+        if url is None:
             raise CovenantError(
                 f"'{service}' is not running in the local stack (covenant stack up)",
                 kind=ErrorKind.UNREACHABLE,
             )
-        return replace(_base(config, service), spec=f"{record.url}/openapi.json")
+        return replace(_base(config, service), spec=f"{url}/openapi.json")
     if service == COVENANT_SERVICE:
         # The broker answers 422 to schema-valid requests it cannot carry out
         # (names contradicting the path, unknown pacticipants); 400 stays a finding.
