@@ -13,12 +13,12 @@ import pytest
 from covenant.app import BackgroundServer, create_app
 from covenant.kernel.stackstate import load_state
 from covenant.stack.manager import StackManager
+from tests.conftest import wait_until
 from tests.integration.broker._webhook_receiver import (
     Receiver,
     finished,
     publish,
     unique,
-    wait_until,
 )
 from tests.integration.broker.conftest import RW_TOKEN, broker_config, fresh_database
 from tests.integration.conftest import RunningStack, make_state_dir, stack_config

@@ -20,13 +20,13 @@ import pytest
 
 from covenant.app import BackgroundServer, create_app
 from covenant.stack._ports import free_port
+from tests.conftest import wait_until
 from tests.integration.broker._webhook_receiver import (
     Receiver,
     deliveries,
     finished,
     publish,
     unique,
-    wait_until,
 )
 from tests.integration.broker.conftest import Broker, broker_config, fresh_database
 from tests.integration.conftest import RunningStack
