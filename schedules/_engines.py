@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from covenant.kernel.config import CovenantConfig
-from covenant.kernel.endpoints import resolve_endpoints
+from covenant.kernel.endpoints import credentials_of, resolve_endpoints, stack_service_url
 from schedules._probes import Engines
 
 __all__ = ["engines_for"]
+
+#: The services HTTP traffic finds in the local stack when checks.services names none.
+STACK_SERVICES = ("hono-api", "elixir-processor", "baml-extractor", "event-worker")
 
 
 def engines_for(config: CovenantConfig) -> Engines:
@@ -20,13 +23,22 @@ def engines_for(config: CovenantConfig) -> Engines:
     postgres = target("postgres")
     if postgres:
         databases.setdefault("postgres", postgres)
-    grafana = found.get("grafana")
+    services = {name: url.rstrip("/") for name, url in config.checks.services.items()}
+    for service in STACK_SERVICES:
+        if service not in services:
+            url = stack_service_url(config.stack.state_dir, service)
+            if url:
+                services[service] = url
     return Engines(
         prometheus=target("prometheus"),
         alertmanager=target("alertmanager"),
         loki=target("loki"),
         grafana=target("grafana"),
-        grafana_token=grafana.token if grafana else None,
+        auth={name: e.credentials for name, e in found.items() if e.credentials},
         databases=databases,
         kafka=target("kafka"),
+        services=services,
+        credentials={
+            name: credentials_of(block) for name, block in config.checks.credentials.items()
+        },
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from covenant.kernel.endpoints import Credentials
 from covenant.kernel.errors import CovenantError
 from schedules._model import (
     AlertExpectation,
@@ -43,10 +44,18 @@ class Engines:
     alertmanager: str | None = None
     loki: str | None = None
     grafana: str | None = None
-    grafana_token: str | None = field(default=None, repr=False)
+    #: engine name -> what to send it (every HTTP call of a probe sends them)
+    auth: Mapping[str, Credentials] = field(default_factory=dict, repr=False)
     #: connection name -> PostgreSQL URL (``postgres`` is engines.postgres)
     databases: Mapping[str, str] = field(default_factory=dict, repr=False)
     kafka: str | None = None
+    #: service name (``hono-api``) -> base URL, for HTTP traffic
+    services: Mapping[str, str] = field(default_factory=dict)
+    #: named credentials (``checks.credentials``) HTTP traffic refers to
+    credentials: Mapping[str, Credentials] = field(default_factory=dict, repr=False)
+
+    def credentials_for(self, engine: str) -> Credentials:
+        return self.auth.get(engine) or Credentials()
 
 
 def _need(url: str | None, engine: str) -> str:
@@ -261,7 +270,8 @@ class GrafanaProbe(Probe):
         from grafana_client.client import GrafanaClientError, GrafanaException
 
         base = _need(self.engines.grafana, "grafana")
-        api = AsyncGrafanaApi.from_url(base, credential=self.engines.grafana_token or None)
+        token = self.engines.credentials_for("grafana").token
+        api = AsyncGrafanaApi.from_url(base, credential=token)
         notes = []
         try:
             if self.spec.datasource:
@@ -295,11 +305,7 @@ class GrafanaProbe(Probe):
         self, client: httpx.AsyncClient, base: str, dashboard: dict[str, Any]
     ) -> list[str]:
         """Titles of panels whose queries return no data, via ``POST /api/ds/query``."""
-        headers = (
-            {"Authorization": f"Bearer {self.engines.grafana_token}"}
-            if self.engines.grafana_token
-            else {}
-        )
+        headers = self.engines.credentials_for("grafana").http_headers()
         empty = []
         for panel in dashboard.get("panels") or []:
             targets = [t for t in panel.get("targets") or [] if t.get("expr")]

@@ -8,15 +8,29 @@ configured, and /health leaves them out.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from covenant.kernel.config import ENGINE_NAMES, CovenantConfig
+from covenant.kernel.config import (
+    ENGINE_NAMES,
+    CovenantConfig,
+    HttpCredentialsConfig,
+    HttpEngineConfig,
+)
 from covenant.kernel.redact import redact_url
-from covenant.kernel.stackstate import load_state
+from covenant.kernel.stackstate import EngineRecord, load_state
 
-__all__ = ["Endpoint", "engine_key", "resolve_endpoints", "service_name"]
+__all__ = [
+    "Credentials",
+    "Endpoint",
+    "credentials_of",
+    "engine_key",
+    "resolve_endpoints",
+    "service_name",
+]
 
 
 def engine_key(service: str) -> str:
@@ -59,14 +73,56 @@ READY_PATHS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What an HTTP client sends to be let in: a bearer token, or basic auth, plus
+    extra headers such as a Loki tenant (``X-Scope-OrgID``) or a Grafana
+    organisation (``X-Grafana-Org-Id``). Values never reach a repr, a log or a
+    report: :meth:`describe` names the kinds only."""
+
+    token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.token or self.basic_auth or self.headers)
+
+    def http_headers(self) -> dict[str, str]:
+        """Every header to send: ``Authorization`` (bearer wins over basic) and the extras."""
+        sent = dict(self.headers)
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        elif self.basic_auth:
+            pair = f"{self.basic_auth[0]}:{self.basic_auth[1]}".encode()
+            sent["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return sent
+
+    def describe(self) -> str:
+        """The credential kinds, never their values: ``bearer token, header X-Scope-OrgID``."""
+        kinds = []
+        if self.token:
+            kinds.append("bearer token")
+        elif self.basic_auth:
+            kinds.append(f"basic auth as '{self.basic_auth[0]}'")
+        kinds += [f"header {name}" for name in sorted(self.headers)]
+        return ", ".join(kinds) or "no credentials"
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One engine's address. ``target`` may hold credentials: never log it, use ``display``."""
 
     name: str
     target: str = field(repr=False)
     source: Literal["config", "stack"]
-    token: str | None = field(default=None, repr=False)
-    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    credentials: Credentials = field(default_factory=Credentials)
+
+    @property
+    def token(self) -> str | None:
+        return self.credentials.token
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        return self.credentials.basic_auth
 
     @property
     def probe(self) -> ProbeKind:
@@ -81,32 +137,45 @@ class Endpoint:
         return redact_url(self.target)
 
 
+def credentials_of(config: HttpCredentialsConfig) -> Credentials:
+    """The credentials a configuration block names (an engine's, or a check's)."""
+    token = config.token.get_secret_value() if config.token else None
+    basic_auth = None
+    if config.username:
+        password = config.password.get_secret_value() if config.password else ""
+        basic_auth = (config.username, password)
+    headers = {name: value.get_secret_value() for name, value in config.headers.items()}
+    return Credentials(token or None, basic_auth, headers)
+
+
+def _stack_credentials(record: EngineRecord) -> Credentials:
+    basic_auth = (record.username, record.password or "") if record.username else None
+    return Credentials(record.token or None, basic_auth, dict(record.headers or {}))
+
+
 def resolve_endpoints(config: CovenantConfig) -> dict[str, Endpoint]:
-    """Every engine Covenant can reach, keyed by name, in display order."""
+    """Every engine Covenant can reach, keyed by name, in display order.
+
+    A configured engine brings the credentials of its configuration block; an
+    engine of the local stack brings the ones the stack generated for it (its
+    Loki and Grafana demand a token, its Prometheus and Alertmanager basic auth)."""
     stack = load_state(config.stack.state_dir)
     found: dict[str, Endpoint] = {}
     for name in ENGINE_NAMES:
-        engine_config = getattr(config.engines, name)
         configured: str | None
-        token: str | None = None
-        basic_auth: tuple[str, str] | None = None
+        credentials = Credentials()
         if name == "postgres":
             url = config.engines.postgres.url
             configured = url.get_secret_value() if url else None
         elif name == "kafka":
             configured = config.engines.kafka.bootstrap_servers
         else:
+            engine_config: HttpEngineConfig = getattr(config.engines, name)
             configured = engine_config.url
-            token = engine_config.token.get_secret_value() if engine_config.token else None
-            token = token or None
-            if engine_config.username:
-                password = engine_config.password
-                basic_auth = (
-                    engine_config.username,
-                    password.get_secret_value() if password else "",
-                )
+            credentials = credentials_of(engine_config)
         if configured:
-            found[name] = Endpoint(name, configured.rstrip("/"), "config", token, basic_auth)
+            found[name] = Endpoint(name, configured.rstrip("/"), "config", credentials)
         elif name in stack.engines:
-            found[name] = Endpoint(name, stack.engines[name].url, "stack")
+            record = stack.engines[name]
+            found[name] = Endpoint(name, record.url, "stack", _stack_credentials(record))
     return found

@@ -23,6 +23,12 @@ class EngineRecord:
     #: Kernel start time of the process (clock ticks since boot), from /proc.
     proc_start: int
     log: str
+    #: Credentials the stack generated for the engine (the file is mode 0600).
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    #: Extra headers the engine demands, e.g. the Loki tenant's X-Scope-OrgID.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from covenant import __version__
 from covenant.app import create_app
 from covenant.kernel.config import CovenantConfig
-from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.endpoints import Credentials, Endpoint
 from covenant.kernel.health import probe_sync
 
 PASSWORD = "pw"
@@ -152,7 +152,7 @@ def test_one_engine_down_degrades_the_whole(
 def test_non_200_answer_is_down_and_token_is_sent(
     config: CovenantConfig, broken_grafana: FakeEngine
 ) -> None:
-    endpoint = Endpoint("grafana", broken_grafana.url, "config", token="tok-secret")
+    endpoint = Endpoint("grafana", broken_grafana.url, "config", Credentials(token="tok-secret"))
     response = _get_health(config, {"grafana": endpoint})
     assert response.status_code == 503
     (engine,) = response.json()["engines"]
@@ -187,7 +187,9 @@ def test_a_degraded_answer_is_reachable_but_says_degraded(
 
 
 def test_basic_auth_is_sent(config: CovenantConfig, loki: FakeEngine) -> None:
-    endpoint = Endpoint("loki", loki.url, "config", basic_auth=("reader", "basic-secret"))
+    endpoint = Endpoint(
+        "loki", loki.url, "config", Credentials(basic_auth=("reader", "basic-secret"))
+    )
     response = _get_health(config, {"loki": endpoint})
     assert response.status_code == 200
     expected = "Basic " + base64.b64encode(b"reader:basic-secret").decode()

@@ -201,11 +201,31 @@ class KafkaConfig(_Strict):
     )
 
 
-class HttpEngineConfig(_Strict):
-    url: HttpUrl | None = Field(default=None, description="Base URL. Unset: the local stack's.")
+class HttpCredentialsConfig(_Strict):
+    """What to send to be let in. Every value is a secret: shown masked, never logged."""
+
     token: SecretStr | None = Field(default=None, description="Bearer token, if required.")
-    username: str | None = None
+    username: str | None = Field(default=None, description="Basic auth user, if required.")
     password: SecretStr | None = None
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Sent with every request, e.g. X-Scope-OrgID (a Loki tenant) or"
+        " X-Grafana-Org-Id (a Grafana organisation).",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name in value:
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if name.lower() == "authorization":
+                raise ValueError("set token, or username and password, not an Authorization header")
+        return value
+
+
+class HttpEngineConfig(HttpCredentialsConfig):
+    url: HttpUrl | None = Field(default=None, description="Base URL. Unset: the local stack's.")
 
 
 class EnginesConfig(_Strict):
@@ -354,6 +374,16 @@ class ChecksConfig(_Strict):
         default_factory=dict,
         description="Extra PostgreSQL URLs SQL traffic and expectations may name"
         " ('postgres' is engines.postgres).",
+    )
+    services: dict[str, HttpUrl] = Field(
+        default_factory=dict,
+        description="Base URLs HTTP traffic may name by service (default: the local"
+        " stack's reference services, e.g. hono-api).",
+    )
+    credentials: dict[str, HttpCredentialsConfig] = Field(
+        default_factory=dict,
+        description="Named credentials HTTP traffic may refer to (credentials: NAME),"
+        " so check files never hold a secret.",
     )
     location: str | None = Field(
         default=None, description="This instance's place; checks with a location run only here."
