@@ -3,7 +3,7 @@
 # Run through `make test`, which does the set-up first.
 #
 # Without arguments the tests run in two pytest processes side by side: the unit
-# and consumer tests (CPU-bound, about 1.5 min; their output is printed when
+# tests, the doubles' conformance suites and the consumer tests (CPU-bound, about 1.5 min; their output is printed when
 # they are done) beside the integration tests (mostly waiting on real engines).
 # The scheduler soak (TEST_SCHEDULER_SOAK_S, 600 s by default) runs in the
 # background of the integration process, beside the other integration tests,
@@ -46,7 +46,7 @@ else
   unit_log="$(mktemp)"
   trap 'rm -f "$unit_log"' EXIT
   echo "==> unit: in the background beside the integration tests"
-  phase unit "$bin/pytest" tests/unit contracts/consumers >"$unit_log" 2>&1 &
+  phase unit "$bin/pytest" tests/unit tests/conformance contracts/consumers >"$unit_log" 2>&1 &
   unit_pid=$!
   phase integration "$bin/pytest" --durations=15 tests/integration
   pytest_status $? integration
