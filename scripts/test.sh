@@ -3,8 +3,9 @@
 # Run through `make test`, which does the set-up first.
 #
 # Without arguments the tests run in two pytest processes side by side: the unit
-# tests, the doubles' conformance suites and the consumer tests (CPU-bound, about 1.5 min; their output is printed when
-# they are done) beside the integration tests (mostly waiting on real engines).
+# tests, the doubles' conformance suites and the consumer tests (CPU-bound, about
+# 1.5 min; their output is printed when they are done) beside the integration
+# tests (mostly waiting on real engines).
 # The scheduler soak (TEST_SCHEDULER_SOAK_S, 600 s by default) runs in the
 # background of the integration process, beside the other integration tests,
 # so it adds little to the phase's time. With arguments, one pytest runs them.
