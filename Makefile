@@ -39,7 +39,7 @@ typecheck: python
 	$(BIN)/mypy
 
 unit: setup
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/conformance
 
 integration: setup
 	$(BIN)/pytest tests/integration
