@@ -1,11 +1,12 @@
 """Run a double as a process::
 
-    python -m observability.doubles loki --host 127.0.0.1 --port 3100
+    python -m observability.doubles loki --host 127.0.0.1 --port 3100 [--auth-enabled]
     python -m observability.doubles grafana --host 127.0.0.1 --port 3000 \\
         --prometheus URL --loki URL [--alertmanager URL] [--provisioning DIR] [--dashboards DIR]
 
-The Grafana API token is read from the environment variable ``GRAFANA_DOUBLE_TOKEN``,
-never from the command line (which other users of the machine can read). uvicorn
+The Grafana API token is read from the environment variable ``GRAFANA_DOUBLE_TOKEN``
+and the Loki gateway's bearer token from ``LOKI_DOUBLE_TOKEN``, never from the command
+line (which other users of the machine can read). uvicorn
 handles SIGTERM and SIGINT: it stops accepting connections, finishes the requests under
 way, and the process then exits with status 0.
 """
@@ -28,6 +29,7 @@ from observability.doubles.grafana import create_grafana_app
 from observability.doubles.loki import DEFAULT_MAX_ENTRIES, create_loki_app
 
 TOKEN_ENV = "GRAFANA_DOUBLE_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
+LOKI_TOKEN_ENV = "LOKI_DOUBLE_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,8 +49,16 @@ def _parser() -> argparse.ArgumentParser:
             help="uvicorn log level (warning)",
         )
 
-    loki = commands.add_parser("loki", help="the Loki double")
+    loki = commands.add_parser(
+        "loki", help=f"the Loki double (bearer token required from ${LOKI_TOKEN_ENV}, if set)"
+    )
     common(loki, 3100)
+    loki.add_argument(
+        "--auth-enabled",
+        action="store_true",
+        help="Loki's auth_enabled: true, every API request needs X-Scope-OrgID (off: "
+        'every request is tenant "fake")',
+    )
     loki.add_argument(
         "--max-entries",
         type=int,
@@ -75,7 +85,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def build_app(args: argparse.Namespace) -> FastAPI:
     if args.command == "loki":
-        return create_loki_app(max_entries=args.max_entries)
+        return create_loki_app(
+            max_entries=args.max_entries,
+            token=os.environ.get(LOKI_TOKEN_ENV) or None,
+            auth_enabled=args.auth_enabled,
+        )
     return create_grafana_app(
         prometheus_url=args.prometheus,
         loki_url=args.loki,

@@ -1,8 +1,10 @@
 """The Loki double's bounded in-memory store and its query evaluation.
 
-Entries are kept per stream in arrival order, plus one global arrival queue: when the
-store holds more than ``max_entries``, the oldest arrivals are dropped first (each is
-the first entry of its stream's queue), so a long run cannot exhaust memory. All
+Entries are kept per (tenant, stream) in arrival order, plus one global arrival queue:
+when the store holds more than ``max_entries`` (all tenants together), the oldest
+arrivals are dropped first (each is the first entry of its stream's queue), so a long
+run cannot exhaust memory. Tenants never see each other's streams, as in Loki, where
+every ingester and store lookup is keyed by the tenant (pkg/ingester/instance.go). All
 mutation happens under one lock; the asyncio server calls in from one thread anyway.
 """
 
@@ -22,7 +24,7 @@ from observability.doubles._logql import (
     VectorAggregation,
 )
 
-__all__ = ["Entry", "LogStore", "Sample", "Series", "label_key"]
+__all__ = ["Entry", "LogStore", "Sample", "Series", "TenantStore", "label_key"]
 
 NS = 1_000_000_000
 
@@ -53,14 +55,15 @@ class LogStore:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._streams: dict[str, _Stream] = {}
-        self._arrivals: deque[str] = deque()  # stream key of every stored entry, oldest first
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        # (tenant, stream key) of every stored entry, oldest first
+        self._arrivals: deque[tuple[str, str]] = deque()
 
     def __len__(self) -> int:
         return len(self._arrivals)
 
-    def push(self, labels: Mapping[str, str], entries: Iterable[Entry]) -> None:
-        key = label_key(labels)
+    def push(self, tenant: str, labels: Mapping[str, str], entries: Iterable[Entry]) -> None:
+        key = (tenant, label_key(labels))
         with self._lock:
             stream = self._streams.setdefault(key, _Stream(dict(labels)))
             for entry in entries:
@@ -73,23 +76,38 @@ class LogStore:
                 if not victim.entries:
                     del self._streams[oldest]
 
-    def _snapshot(self) -> list[tuple[dict[str, str], list[Entry]]]:
+    def _snapshot(self, tenant: str) -> list[tuple[dict[str, str], list[Entry]]]:
         with self._lock:
-            return [(s.labels, list(s.entries)) for s in self._streams.values()]
+            return [(s.labels, list(s.entries)) for k, s in self._streams.items() if k[0] == tenant]
 
-    def stream_labels(self, start_ns: int, end_ns: int) -> list[dict[str, str]]:
-        """Label sets of the streams with at least one entry in ``[start, end]``."""
+    def newest(self, tenant: str, labels: Mapping[str, str]) -> int | None:
+        """The highest timestamp stored for a stream (the ingester's ``highestTs``)."""
+        with self._lock:
+            stream = self._streams.get((tenant, label_key(labels)))
+            return max((e[0] for e in stream.entries), default=None) if stream else None
+
+    def last(self, tenant: str, labels: Mapping[str, str]) -> tuple[int, str] | None:
+        """The stream's most recently appended entry (the ingester's ``lastLine``)."""
+        with self._lock:
+            stream = self._streams.get((tenant, label_key(labels)))
+            if not stream or not stream.entries:
+                return None
+            ts, line, _ = stream.entries[-1]
+            return ts, line
+
+    def stream_labels(self, tenant: str, start_ns: int, end_ns: int) -> list[dict[str, str]]:
+        """Label sets of the tenant's streams with at least one entry in ``[start, end]``."""
         return [
             labels
-            for labels, entries in self._snapshot()
+            for labels, entries in self._snapshot(tenant)
             if any(start_ns <= ts <= end_ns for ts, _, _ in entries)
         ]
 
-    def samples(self, query: LogQuery, start_ns: int, end_ns: int) -> list[Sample]:
+    def samples(self, tenant: str, query: LogQuery, start_ns: int, end_ns: int) -> list[Sample]:
         """Entries in ``[start, end)`` of the selected streams that pass the pipeline,
         duplicates (same stream, timestamp and line) counted once, as Loki does."""
         found: list[Sample] = []
-        for labels, entries in self._snapshot():
+        for labels, entries in self._snapshot(tenant):
             if not query.selects(labels):
                 continue
             seen: set[tuple[int, str]] = set()
@@ -103,8 +121,31 @@ class LogStore:
         return found
 
 
+class TenantStore:
+    """One tenant's view of the store: what a request, once authenticated, can see."""
+
+    def __init__(self, store: LogStore, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+
+    def push(self, labels: Mapping[str, str], entries: Iterable[Entry]) -> None:
+        self.store.push(self.tenant, labels, entries)
+
+    def newest(self, labels: Mapping[str, str]) -> int | None:
+        return self.store.newest(self.tenant, labels)
+
+    def last(self, labels: Mapping[str, str]) -> tuple[int, str] | None:
+        return self.store.last(self.tenant, labels)
+
+    def stream_labels(self, start_ns: int, end_ns: int) -> list[dict[str, str]]:
+        return self.store.stream_labels(self.tenant, start_ns, end_ns)
+
+    def samples(self, query: LogQuery, start_ns: int, end_ns: int) -> list[Sample]:
+        return self.store.samples(self.tenant, query, start_ns, end_ns)
+
+
 def select_streams(
-    store: LogStore, query: LogQuery, start_ns: int, end_ns: int, limit: int, forward: bool
+    store: TenantStore, query: LogQuery, start_ns: int, end_ns: int, limit: int, forward: bool
 ) -> list[dict[str, object]]:
     """A log query's ``result``: the ``limit`` newest (backward) or oldest (forward)
     matching entries across all streams, grouped by label set."""
@@ -149,7 +190,7 @@ class _Window:
         }[function]
 
 
-def _windows(store: LogStore, query: MetricQuery, lo_ns: int, hi_ns: int) -> list[_Window]:
+def _windows(store: TenantStore, query: MetricQuery, lo_ns: int, hi_ns: int) -> list[_Window]:
     if isinstance(query, VectorAggregation):
         return _windows(store, query.inner, lo_ns, hi_ns)
     range_ns = round(query.range_seconds * NS)
@@ -203,7 +244,7 @@ def _point(t_s: float, value: float) -> list[object]:
     return [int(t_s) if t_s.is_integer() else t_s, format_go_float(value)]
 
 
-def instant_vector(store: LogStore, query: MetricQuery, t_ns: int) -> list[dict[str, object]]:
+def instant_vector(store: TenantStore, query: MetricQuery, t_ns: int) -> list[dict[str, object]]:
     """An instant metric query's ``result`` (``resultType: vector``)."""
     series = _evaluate(query, _windows(store, query, t_ns, t_ns), t_ns)
     series.sort(key=lambda s: label_key(s[0]))
@@ -211,7 +252,7 @@ def instant_vector(store: LogStore, query: MetricQuery, t_ns: int) -> list[dict[
 
 
 def range_matrix(
-    store: LogStore, query: MetricQuery, start_ns: int, end_ns: int, step_ns: int
+    store: TenantStore, query: MetricQuery, start_ns: int, end_ns: int, step_ns: int
 ) -> list[dict[str, object]]:
     """A range metric query's ``result`` (``resultType: matrix``): the query evaluated at
     ``start``, ``start + step``, ... up to ``end``, as Prometheus steps."""

@@ -2,9 +2,8 @@
 
 Follows the Loki HTTP API reference
 (https://grafana.com/docs/loki/latest/reference/loki-http-api/). Errors are plain text
-with a trailing newline, as Loki writes them with Go's ``http.Error``. Simplifications:
-JSON push only (no protobuf), one tenant (``X-Scope-OrgID`` is ignored), no limits on
-sample age, and the LogQL subset described in ``_logql``.
+with a trailing newline, as Loki writes them with Go's ``http.Error``. Authentication
+and tenants are described in ``_loki_auth``; the LogQL subset in ``_logql``.
 """
 
 from __future__ import annotations
@@ -23,10 +22,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from observability.doubles._common import parse_prom_duration
 from observability.doubles._logql import LogQLParseError, LogQuery, parse, parse_selector
+from observability.doubles._loki_auth import LokiAuth
 from observability.doubles._loki_store import (
     NS,
     Entry,
     LogStore,
+    TenantStore,
     instant_vector,
     range_matrix,
     select_streams,
@@ -240,11 +241,24 @@ def parse_push(payload: object) -> list[tuple[dict[str, str], list[Entry]]]:
     return parsed
 
 
-def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
-    """The Loki double; keeps at most ``max_entries`` log entries, dropping the oldest."""
+def create_loki_app(
+    *,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    token: str | None = None,
+    auth_enabled: bool = False,
+) -> FastAPI:
+    """The Loki double; keeps at most ``max_entries`` log entries, dropping the oldest.
+
+    ``token``: when set, every request but ``/ready`` and ``/metrics`` needs
+    ``Authorization: Bearer <token>`` (the gateway in front of Loki). ``auth_enabled``:
+    Loki's ``auth_enabled: true``, every API request needs ``X-Scope-OrgID``."""
     app = FastAPI(title="Loki double", docs_url=None, redoc_url=None, openapi_url=None)
-    store = LogStore(max_entries)
-    app.state.store = store
+    log_store = LogStore(max_entries)
+    app.state.store = log_store
+    app.add_middleware(LokiAuth, token=token, auth_enabled=auth_enabled)
+
+    def tenant_store(request: Request) -> TenantStore:
+        return TenantStore(log_store, request.state.tenant)
 
     @app.exception_handler(_BadRequest)
     async def bad_request(_request: Request, exc: _BadRequest) -> Response:
@@ -270,6 +284,7 @@ def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
             payload = json.loads(await _body(request))
         except ValueError as exc:
             raise _BadRequest(f"push body is not valid JSON: {exc}") from None
+        store = tenant_store(request)
         for labels, entries in parse_push(payload):
             store.push(labels, entries)
         return Response(status_code=204)
@@ -286,7 +301,7 @@ def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
         at = _time_param(request, "time", time.time_ns())
         if isinstance(parsed, LogQuery):
             raise _BadRequest(_INSTANT_LOG_QUERY)
-        return _success("vector", instant_vector(store, parsed, at), started)
+        return _success("vector", instant_vector(tenant_store(request), parsed, at), started)
 
     @app.get("/loki/api/v1/query_range")
     async def query_range(request: Request) -> Response:
@@ -299,6 +314,7 @@ def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
         limit = _limit(request)
         forward = _forward(request)
         start, end = _range(request, 3600)
+        store = tenant_store(request)
         if isinstance(parsed, LogQuery):
             result = select_streams(store, parsed, start, end, limit, forward)
             return _success("streams", result, started)
@@ -322,7 +338,7 @@ def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
     def _matching_streams(request: Request) -> list[dict[str, str]]:
         start, end = _range(request, 6 * 3600)
         selector = request.query_params.get("query")
-        found = store.stream_labels(start, end)
+        found = tenant_store(request).stream_labels(start, end)
         if selector:
             parsed = parse_selector(selector)
             found = [ls for ls in found if parsed.selects(ls)]
@@ -341,6 +357,7 @@ def create_loki_app(*, max_entries: int = DEFAULT_MAX_ENTRIES) -> FastAPI:
             raise _BadRequest("at least one match[] argument must be provided")
         parsed = [parse_selector(s) for s in selectors]
         start, end = _range(request, 3600)
+        store = tenant_store(request)
         found = [ls for ls in store.stream_labels(start, end) if any(p.selects(ls) for p in parsed)]
         found.sort(key=lambda ls: sorted(ls.items()))
         return JSONResponse({"status": "success", "data": found})

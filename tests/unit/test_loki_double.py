@@ -355,3 +355,47 @@ def test_go_compatible_formats() -> None:
     fingerprint = label_fingerprint({"name": "garland, briggs", "fear": "love is not enough"})
     assert int(fingerprint, 16) == 5799056148416392346
     assert label_fingerprint({}) == "cbf29ce484222325"
+
+
+def test_gateway_token_and_tenants_isolated() -> None:
+    app = create_loki_app(token="s3cret", auth_enabled=True)
+    with TestClient(app) as secured:
+        assert secured.get("/ready").status_code == 200  # open, as behind a gateway
+        bare = secured.get("/loki/api/v1/labels")
+        assert bare.status_code == 401
+        assert "s3cret" not in bare.text
+        wrong = secured.get("/loki/api/v1/labels", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        no_org = secured.get("/loki/api/v1/labels", headers=auth)
+        assert (no_org.status_code, no_org.text) == (401, "no org id\n")
+        now = time.time_ns()
+        body = {"streams": [{"stream": {"app": "a"}, "values": [[str(now), "tenant A"]]}]}
+        pushed = secured.post(
+            "/loki/api/v1/push", json=body, headers={**auth, "X-Scope-OrgID": "A"}
+        )
+        assert pushed.status_code == 204, pushed.text
+        seen_by = {
+            tenant: secured.get(
+                "/loki/api/v1/query_range",
+                params={"query": '{app="a"}'},
+                headers={**auth, "X-Scope-OrgID": tenant},
+            ).json()["data"]["result"]
+            for tenant in ("A", "B")
+        }
+        assert [v[1] for v in seen_by["A"][0]["values"]] == ["tenant A"]
+        assert seen_by["B"] == []
+        bad = secured.get("/loki/api/v1/labels", headers={**auth, "X-Scope-OrgID": "a/b"})
+        assert (bad.status_code, bad.text) == (
+            400,
+            "tenant ID 'a/b' contains unsupported character '/'\n",
+        )
+
+
+def test_without_auth_enabled_every_request_is_tenant_fake(client: TestClient) -> None:
+    now = time.time_ns()
+    body = {"streams": [{"stream": {"app": "f"}, "values": [[str(now), "x"]]}]}
+    headers = {"X-Scope-OrgID": "someone"}
+    assert client.post("/loki/api/v1/push", json=body, headers=headers).status_code == 204
+    result = client.get("/loki/api/v1/query_range", params={"query": '{app="f"}'}).json()
+    assert result["data"]["result"][0]["values"][0][1] == "x"
