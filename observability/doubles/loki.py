@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from observability.doubles._common import parse_prom_duration
 from observability.doubles._logql import LogQLParseError, LogQuery, parse, parse_selector
 from observability.doubles._loki_auth import LokiAuth
+from observability.doubles._loki_proto import ProtoError, decode_push
+from observability.doubles._loki_push import PushRejected, parse_labels, push_streams
 from observability.doubles._loki_store import (
     NS,
     Entry,
@@ -184,8 +186,15 @@ def _success(result_type: str, result: list[dict[str, Any]], started: float) -> 
 async def _body(request: Request) -> bytes:
     raw = await request.body()
     encoding = request.headers.get("content-encoding", "").lower()
-    if encoding in ("", "identity"):
+    # pkg/loghttp/push/push.go ParseLokiRequest: "", snappy (decoded with the protobuf),
+    # gzip and deflate; anything else is 400 'Content-Encoding "x" not supported'.
+    if encoding in ("", "identity", "snappy"):
         data = raw
+    elif encoding == "deflate":
+        try:
+            data = zlib.decompressobj(wbits=-zlib.MAX_WBITS).decompress(raw, MAX_BODY_BYTES + 1)
+        except zlib.error as exc:
+            raise _BadRequest(f"flate: corrupt input ({exc})") from None
     elif encoding == "gzip":
         try:  # bounded inflation: a small gzip bomb cannot exhaust memory
             inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
@@ -193,7 +202,7 @@ async def _body(request: Request) -> bytes:
         except zlib.error as exc:
             raise _BadRequest(f"invalid gzip body: {exc}") from None
     else:
-        raise _BadRequest(f"unsupported Content-Encoding {encoding!r}: use gzip", 415)
+        raise _BadRequest(f'Content-Encoding "{encoding}" not supported')
     if len(data) > MAX_BODY_BYTES:
         raise _BadRequest(f"request body larger than {MAX_BODY_BYTES} bytes", 413)
     return data
@@ -214,12 +223,13 @@ def parse_push(payload: object) -> list[tuple[dict[str, str], list[Entry]]]:
         where = f"streams[{i}]"
         if not isinstance(stream, dict):
             raise _BadRequest(f"{where} must be an object")
-        labels = _string_map(stream.get("stream"), f"{where}.stream")
-        if not labels:
-            raise _BadRequest(f"{where}: error at least one label pair is required per stream")
+        labels = _string_map(stream.get("stream", {}), f"{where}.stream")
         for name in labels:
-            if not _LABEL_NAME.match(name):
-                raise _BadRequest(f"{where}.stream: invalid label name {name!r}")
+            if not _LABEL_NAME.match(name):  # Loki: ParseLabels of the stream's label string
+                raise _BadRequest(
+                    f"couldn't parse labels: {where}.stream: invalid label name {name!r}"
+                )
+        labels = {k: v for k, v in labels.items() if v != ""}  # ParseLabels drops empty values
         values = stream.get("values")
         if not isinstance(values, list):
             raise _BadRequest(f'{where} must have a "values" array')
@@ -272,21 +282,29 @@ def create_loki_app(
     async def push(request: Request) -> Response:
         """Loki HTTP API reference: `POST /loki/api/v1/push`
         (https://grafana.com/docs/loki/latest/reference/loki-http-api/#ingest-logs).
-        JSON body, optionally gzip-encoded; 204 when stored."""
+        JSON or snappy-compressed protobuf (``logproto.PushRequest``), optionally gzip or
+        deflate encoded; 204 when stored, validated as ``_loki_push`` describes."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise _BadRequest(
-                f"unsupported Content-Type {content_type or '(none)'!r}: the Loki double speaks "
-                "only JSON (Content-Type: application/json), not snappy-compressed protobuf",
-                415,
-            )
+        if not content_type:  # Go's mime.ParseMediaType("")
+            raise _BadRequest("mime: no media type")
+        body = await _body(request)
+        if content_type == "application/json":
+            try:
+                payload = json.loads(body)
+            except ValueError as exc:
+                raise _BadRequest(f"push body is not valid JSON: {exc}") from None
+            streams = parse_push(payload)
+        else:  # push.go: any other type is snappy-compressed protobuf
+            try:
+                streams = [(parse_labels(ls), es) for ls, es in decode_push(body)]
+            except ProtoError as exc:
+                raise _BadRequest(str(exc)) from None
+            except PushRejected as exc:
+                raise _BadRequest(exc.message, exc.status) from None
         try:
-            payload = json.loads(await _body(request))
-        except ValueError as exc:
-            raise _BadRequest(f"push body is not valid JSON: {exc}") from None
-        store = tenant_store(request)
-        for labels, entries in parse_push(payload):
-            store.push(labels, entries)
+            push_streams(tenant_store(request), request.state.tenant, streams)
+        except PushRejected as exc:
+            raise _BadRequest(exc.message, exc.status) from None
         return Response(status_code=204)
 
     @app.get("/loki/api/v1/query")

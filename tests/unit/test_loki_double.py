@@ -7,6 +7,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from observability.doubles._logql import LogQLParseError, parse
 from observability.doubles.loki import create_loki_app, parse_loki_time
 
 NS = 1_000_000_000
+#: A recent whole hour: Loki rejects entries older than a week (reject_old_samples_max_age).
+B = (time.time_ns() // NS // 3600 - 2) * 3600
 
 
 @pytest.fixture
@@ -55,7 +58,8 @@ def test_pushed_lines_come_back_filtered_by_run_id(client: TestClient) -> None:
     assert data["resultType"] == "streams"
     assert data["result"] == [
         {
-            "stream": {"app": "worker", "run_id": "r1"},
+            # Loki 3 adds service_name from the first of discover_service_name it finds
+            "stream": {"app": "worker", "run_id": "r1", "service_name": "worker"},
             "values": [[str(now - 2 * NS), "end"], [str(now - 3 * NS), "start"]],
         }
     ]
@@ -65,7 +69,7 @@ def test_pushed_lines_come_back_filtered_by_run_id(client: TestClient) -> None:
 
 
 def test_forward_direction_limit_and_time_window(client: TestClient) -> None:
-    base = 1_700_000_000 * NS
+    base = B * NS
     push(client, {"app": "a"}, *[(base + i * NS, f"line {i}") for i in range(5)])
 
     forward = query_range(
@@ -74,12 +78,11 @@ def test_forward_direction_limit_and_time_window(client: TestClient) -> None:
     # end is exclusive, as Loki documents
     assert [v[1] for v in forward["result"][0]["values"]] == [f"line {i}" for i in range(4)]
 
-    newest = query_range(client, '{app="a"}', start="1700000000", end="1700000010", limit=2)
+    newest = query_range(client, '{app="a"}', start=str(B), end=str(B + 10), limit=2)
     assert [v[1] for v in newest["result"][0]["values"]] == ["line 4", "line 3"]
 
-    rfc = query_range(
-        client, '{app="a"}', start="2023-11-14T22:13:21Z", end="2023-11-14T22:13:22.5Z"
-    )
+    moment = datetime.fromtimestamp(B, tz=UTC).strftime("%Y-%m-%dT%H:%M")
+    rfc = query_range(client, '{app="a"}', start=f"{moment}:01Z", end=f"{moment}:02.5Z")
     assert [v[1] for v in rfc["result"][0]["values"]] == ["line 2", "line 1"]
 
 
@@ -125,7 +128,7 @@ def test_json_stage_and_label_filter(client: TestClient) -> None:
     result = query_range(client, '{app="svc"} | json | level="error"')["result"]
     assert result == [
         {
-            "stream": {"app": "svc", "level": "error", "req_id": "x2"},
+            "stream": {"app": "svc", "level": "error", "req_id": "x2", "service_name": "svc"},
             "values": [[str(now - 1 * NS), json.dumps({"level": "error", "req": {"id": "x2"}})]],
         }
     ]
@@ -161,7 +164,7 @@ def test_metric_queries_count_rate_and_sum(client: TestClient) -> None:
 
 
 def test_range_metric_query_is_a_matrix(client: TestClient) -> None:
-    base = 1_700_000_000 * NS
+    base = B * NS
     push(client, {"app": "m"}, (base + 1 * NS, "a"), (base + 2 * NS, "b"), (base + 3 * NS, "c"))
     data = query_range(
         client,
@@ -175,10 +178,10 @@ def test_range_metric_query_is_a_matrix(client: TestClient) -> None:
         {
             "metric": {},
             "values": [
-                [1700000001, "1"],
-                [1700000002, "2"],
-                [1700000003, "2"],
-                [1700000004, "1"],
+                [B + 1, "1"],
+                [B + 2, "2"],
+                [B + 3, "2"],
+                [B + 4, "1"],
             ],
         }
     ]
@@ -232,21 +235,24 @@ def test_labels_label_values_and_series(client: TestClient) -> None:
     push(client, {"app": "b", "team": "t"}, (now - NS, "y"))
 
     labels = client.get("/loki/api/v1/labels").json()
-    assert labels == {"status": "success", "data": ["app", "run_id", "team"]}
+    assert labels == {"status": "success", "data": ["app", "run_id", "service_name", "team"]}
     values = client.get("/loki/api/v1/label/app/values").json()
     assert values == {"status": "success", "data": ["a", "b"]}
     scoped = client.get("/loki/api/v1/labels", params={"query": '{app="b"}'}).json()
-    assert scoped["data"] == ["app", "team"]
+    assert scoped["data"] == ["app", "service_name", "team"]
 
     series = client.get(
         "/loki/api/v1/series", params=[("match[]", '{app="a"}'), ("match[]", '{team="t"}')]
     ).json()
     assert series == {
         "status": "success",
-        "data": [{"app": "a", "run_id": "r1"}, {"app": "b", "team": "t"}],
+        "data": [
+            {"app": "a", "run_id": "r1", "service_name": "a"},
+            {"app": "b", "service_name": "b", "team": "t"},
+        ],
     }
     posted = client.post("/loki/api/v1/series", data={"match[]": '{app="b"}'}).json()
-    assert posted["data"] == [{"app": "b", "team": "t"}]
+    assert posted["data"] == [{"app": "b", "service_name": "b", "team": "t"}]
     missing = client.get("/loki/api/v1/series")
     assert missing.status_code == 400
     assert "match[]" in missing.text
@@ -272,7 +278,6 @@ def test_push_accepts_gzip_and_structured_metadata(client: TestClient) -> None:
     [
         (b"{not json", "push body is not valid JSON"),
         (b"[]", '"streams" array'),
-        (b'{"streams":[{"stream":{},"values":[]}]}', "at least one label pair is required"),
         (b'{"streams":[{"stream":{"a":"b"},"values":[[1,"x"]]}]}', "streams[0].values[0][0]"),
         (b'{"streams":[{"stream":{"a":"b"},"values":[["1","x",{"k":1}]]}]}', "structured metadata"),
         (b'{"streams":[{"stream":{"a-b":"c"},"values":[]}]}', "invalid label name 'a-b'"),
@@ -289,12 +294,12 @@ def test_malformed_push_is_400_naming_the_problem(
     assert message in response.text
 
 
-def test_protobuf_push_is_415(client: TestClient) -> None:
+def test_corrupt_protobuf_push_is_400(client: TestClient) -> None:
     response = client.post(
-        "/loki/api/v1/push", content=b"\x00", headers={"Content-Type": "application/x-protobuf"}
+        "/loki/api/v1/push", content=b"\xff", headers={"Content-Type": "application/x-protobuf"}
     )
-    assert response.status_code == 415
-    assert "speaks only JSON" in response.text
+    assert response.status_code == 400
+    assert "snappy" in response.text
 
 
 def test_ready(client: TestClient) -> None:
@@ -399,3 +404,82 @@ def test_without_auth_enabled_every_request_is_tenant_fake(client: TestClient) -
     assert client.post("/loki/api/v1/push", json=body, headers=headers).status_code == 204
     result = client.get("/loki/api/v1/query_range", params={"query": '{app="f"}'}).json()
     assert result["data"]["result"][0]["values"][0][1] == "x"
+
+
+def test_protobuf_snappy_push_with_structured_metadata(client: TestClient) -> None:
+    from observability.doubles._loki_proto import encode_push
+
+    now = time.time_ns()
+    body = encode_push([('{app="pb", pod="p-1"}', [(now, "from protobuf", {"trace_id": "t"})])])
+    response = client.post(
+        "/loki/api/v1/push", content=body, headers={"Content-Type": "application/x-protobuf"}
+    )
+    assert response.status_code == 204, response.text
+    result = query_range(client, '{app="pb"}')["result"]
+    assert result == [
+        {
+            "stream": {"app": "pb", "pod": "p-1", "service_name": "pb"},
+            "values": [[str(now), "from protobuf"]],
+        }
+    ]
+    bad = encode_push([("{app=pb}", [(now, "x", {})])])
+    refused = client.post(
+        "/loki/api/v1/push", content=bad, headers={"Content-Type": "application/x-protobuf"}
+    )
+    assert refused.status_code == 400
+    assert refused.text.startswith("couldn't parse labels: ")
+
+
+def test_push_keeps_valid_entries_and_names_the_rejected(client: TestClient) -> None:
+    now = time.time_ns()
+    week = 7 * 24 * 3600 * NS
+    body = {
+        "streams": [
+            {
+                "stream": {"app": "v"},
+                "values": [
+                    [str(now - week - 60 * NS), "too old"],
+                    [str(now), "fine"],
+                    [str(now + 11 * 60 * NS), "too new"],
+                ],
+            }
+        ]
+    }
+    response = client.post("/loki/api/v1/push", json=body)
+    assert response.status_code == 400
+    assert response.text.startswith(
+        '1 errors like: entry for stream \'{app="v", service_name="v"}\''
+    )
+    assert "has timestamp too old: " in response.text
+    assert "has timestamp too new: " in response.text
+    assert response.text.endswith("\n")
+    assert [v[1] for v in query_range(client, '{app="v"}')["result"][0]["values"]] == ["fine"]
+
+
+def test_entry_too_far_behind_the_streams_newest(client: TestClient) -> None:
+    now = time.time_ns()
+    push(client, {"app": "o"}, (now, "newest"))
+    body = {
+        "streams": [
+            {
+                "stream": {"app": "o"},
+                "values": [[str(now - 2 * 3600 * NS), "too far"], [str(now - 30 * 60 * NS), "ok"]],
+            }
+        ]
+    }
+    response = client.post("/loki/api/v1/push", json=body)
+    assert response.status_code == 400
+    assert "ignored, reason: 'entry too far behind, entry timestamp is: " in response.text
+    assert response.text.rstrip("\n").endswith(
+        'user \'fake\', total ignored: 1 out of 2 for stream: {app="o", service_name="o"}'
+    )
+    values = query_range(client, '{app="o"}', start=str(now - 3 * 3600 * NS))["result"][0]
+    assert [v[1] for v in values["values"]] == ["newest", "ok"]
+
+
+def test_push_without_streams_is_422(client: TestClient) -> None:
+    response = client.post("/loki/api/v1/push", json={"streams": []})
+    assert (response.status_code, response.text) == (
+        422,
+        "error at least one valid stream is required for ingestion\n",
+    )
