@@ -7,8 +7,9 @@ Supported (LogQL reference, https://grafana.com/docs/loki/latest/query/):
   the empty string (Loki's own rule);
 * line filters ``|= "s"``, ``!= "s"``, ``|~ "re"``, ``!~ "re"`` (regex not anchored),
   chained in any number;
-* ``| json`` without parameters, flattening nested keys with ``_`` as Loki does, and
-  string label filters after it (``| name="v"``, ``!=``, ``=~``, ``!~``);
+* ``| json`` without parameters, flattening nested keys with ``_`` as Loki does,
+  ``| logfmt`` without parameters (pkg/logql/log/parser.go ``LogfmtParser``), and
+  string label filters after them (``| name="v"``, ``!=``, ``=~``, ``!~``);
 * metric queries ``count_over_time``, ``rate``, ``bytes_over_time`` and ``bytes_rate``
   over ``<log query>[<duration>]``, optionally wrapped (also nested) in ``sum``,
   ``count``, ``min``, ``max`` or ``avg`` with ``by (...)`` / ``without (...)``.
@@ -35,6 +36,7 @@ __all__ = [
     "LineFilter",
     "LogQLParseError",
     "LogQuery",
+    "LogfmtStage",
     "MetricQuery",
     "Query",
     "RangeAggregation",
@@ -46,7 +48,7 @@ __all__ = [
 RANGE_FUNCTIONS = frozenset({"count_over_time", "rate", "bytes_over_time", "bytes_rate"})
 VECTOR_OPERATIONS = frozenset({"sum", "count", "min", "max", "avg"})
 _UNSUPPORTED_STAGES = frozenset(
-    {"logfmt", "regexp", "pattern", "unpack", "line_format", "label_format", "drop", "keep"}
+    {"regexp", "pattern", "unpack", "line_format", "label_format", "drop", "keep"}
     | {"unwrap", "decolorize", "distinct"}
 )
 _LABEL_NAME_INVALID = re.compile(r"[^a-zA-Z0-9_]")
@@ -136,12 +138,48 @@ def _flatten(document: Mapping[str, object], prefix: str) -> list[tuple[str, str
     return pairs
 
 
+_LOGFMT_PAIR = re.compile(r'\s*([^\s="]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
+
+
+@dataclass(frozen=True)
+class LogfmtStage:
+    """``| logfmt``: adds the line's ``key=value`` pairs as labels; a line that is not
+    logfmt gets ``__error__="LogfmtParserErr"`` (pkg/logql/log/parser.go)."""
+
+    def extract(self, labels: dict[str, str], line: str) -> None:
+        pos = 0
+        pairs: list[tuple[str, str]] = []
+        while pos < len(line):
+            if line[pos:].strip() == "":
+                break
+            match = _LOGFMT_PAIR.match(line, pos)
+            if match is None or match.end() == pos:
+                labels[ERROR_LABEL] = "LogfmtParserErr"
+                return
+            key, raw = match.group(1), match.group(2) or ""
+            if raw.startswith('"'):
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    labels[ERROR_LABEL] = "LogfmtParserErr"
+                    return
+            pairs.append((key, raw))
+            pos = match.end()
+        for key, value in pairs:
+            name = _LABEL_NAME_INVALID.sub("_", key)
+            if name[:1].isdigit():
+                name = "_" + name
+            if name in labels:
+                name += "_extracted"
+            labels[name] = value
+
+
 @dataclass(frozen=True)
 class LabelFilter:
     matcher: LabelMatcher
 
 
-Stage = LineFilter | JsonStage | LabelFilter
+Stage = LineFilter | JsonStage | LogfmtStage | LabelFilter
 
 
 @dataclass(frozen=True)
@@ -159,7 +197,7 @@ class LogQuery:
             if isinstance(stage, LineFilter):
                 if not stage.keep(line):
                     return None
-            elif isinstance(stage, JsonStage):
+            elif isinstance(stage, JsonStage | LogfmtStage):
                 stage.extract(current, line)
             elif not stage.matcher.matches(current):
                 return None
@@ -273,6 +311,10 @@ class _Parser:
             if self.at("ident"):
                 raise LogQLParseError("the Loki double supports only `| json` without parameters")
             return JsonStage()
+        if token.text == "logfmt":
+            if self.at("ident") or self.at("op", "-"):
+                raise LogQLParseError("the Loki double supports only `| logfmt` without parameters")
+            return LogfmtStage()
         if token.text in _UNSUPPORTED_STAGES:
             raise LogQLParseError(f"the Loki double does not support the `{token.text}` stage")
         if not self.at("op", "=", "!=", "=~", "!~", "=="):

@@ -195,7 +195,7 @@ def test_range_metric_query_is_a_matrix(client: TestClient) -> None:
         ('{app=~".*"}', "parse error : queries require at least one regexp or equality"),
         ('{app="a"} |~ "("', "parse error : error parsing regexp"),
         ('rate({app="a"})', "parse error at line 1, col 15: syntax error"),
-        ('{app="a"} | logfmt', "parse error : the Loki double does not support"),
+        ('{app="a"} | pattern "<x>"', "parse error : the Loki double does not support"),
         ("", "parse error at line 1, col 1"),
     ],
 )
@@ -483,3 +483,29 @@ def test_push_without_streams_is_422(client: TestClient) -> None:
         422,
         "error at least one valid stream is required for ingestion\n",
     )
+
+
+def test_logfmt_stage_and_label_filter(client: TestClient) -> None:
+    now = time.time_ns()
+    push(
+        client,
+        {"app": "lf"},
+        (now - 2 * NS, 'level=info msg="all good"'),
+        (now - 1 * NS, 'level=error msg="disk full" app=inner'),
+        (now - 500, 'level="unterminated'),
+    )
+    result = query_range(client, '{app="lf"} | logfmt | level="error"')["result"]
+    assert result == [
+        {
+            "stream": {
+                "app": "lf",
+                "app_extracted": "inner",
+                "level": "error",
+                "msg": "disk full",
+                "service_name": "lf",
+            },
+            "values": [[str(now - 1 * NS), 'level=error msg="disk full" app=inner']],
+        }
+    ]
+    broken = query_range(client, '{app="lf"} | logfmt | __error__="LogfmtParserErr"')["result"]
+    assert [v[1] for s in broken for v in s["values"]] == ['level="unterminated']

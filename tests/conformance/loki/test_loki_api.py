@@ -143,6 +143,25 @@ def test_json_parser_error_label(loki: Loki, pipeline: str) -> None:
     assert _lines(response.json()["data"]["result"]) == ["plain text line"]
 
 
+def test_logfmt_parser_and_label_filter(loki: Loki) -> None:
+    # LogQL reference, "logfmt" parser: each key=value pair becomes a label.
+    now = now_ns()
+    values = [
+        [str(now - 2 * NS), 'level=info msg="all good" took=3ms'],
+        [str(now - NS), 'level=error msg="disk full" took=9ms'],
+    ]
+    assert loki.push([{"stream": loki.labels("logfmt"), "values": values}]).status_code == 204
+    _entries(loki, loki.selector("logfmt"), 2)
+    response = loki.get(
+        "/loki/api/v1/query_range", query=f'{loki.selector("logfmt")} | logfmt | level="error"'
+    )
+    assert response.status_code == 200, response.text
+    [stream] = response.json()["data"]["result"]
+    assert stream["stream"]["msg"] == "disk full"
+    assert stream["stream"]["took"] == "9ms"
+    assert _lines([stream]) == ['level=error msg="disk full" took=9ms']
+
+
 def test_instant_metric_query_is_a_vector(loki: Loki, pipeline: str) -> None:
     # the reference, "Query logs at a single point in time": metric queries answer
     # resultType "vector", each sample [<unix seconds>, "<value>"].
@@ -179,7 +198,7 @@ def test_range_metric_query_is_a_matrix(loki: Loki, pipeline: str) -> None:
 
 
 def test_instant_log_query_is_refused(loki: Loki, pipeline: str) -> None:
-    # pkg/querier/http.go (Loki 3): log selectors are not instant queries.
+    # pkg/logqlmodel/error.go ErrUnsupportedSyntaxForInstantQuery (Loki 3), 400.
     response = loki.get("/loki/api/v1/query", query=pipeline)
     assert response.status_code == 400
     assert "log queries are not supported as an instant query type" in response.text
