@@ -1,26 +1,27 @@
-"""Grafana-managed alert rules in the Grafana double: the rule store and a deliberately
-simple evaluator.
+"""Grafana-managed alert rules in the Grafana double: the rule store, the evaluation
+scheduler and the state manager.
 
-How a rule is evaluated (on every request to a read endpoint, not on a schedule):
-
-1. Its query is the first ``data`` item whose ``datasourceUid`` is a Prometheus data
-   source; ``model.expr`` is run against that Prometheus as an instant query. Server-side
-   expressions (reduce, threshold, math) and the ``condition`` are not evaluated: every
-   returned series whose value is nonzero (and not NaN) is an alert instance.
-2. An instance first seen at time T is ``Pending`` until the rule's ``for`` has elapsed
-   since T (first-seen times live in memory), then ``Alerting``; with ``for: 0s`` it is
-   ``Alerting`` at once. A series that disappears or turns zero is forgotten.
-3. No series: the rule is ``inactive`` (``noDataState`` is stored but not applied). A
-   failed query: ``health: "error"`` with ``lastError``, and no instances.
+* Scheduling (``pkg/services/ngalert/schedule/schedule.go``): every rule group is
+  evaluated on a timer, once per group ``interval``, never on read. ``run`` is the loop;
+  ``evaluate_all`` evaluates every rule once (tests drive it with a fake clock).
+* Evaluation (``pkg/services/ngalert/eval/eval.go``, see ``_grafana_rule_query``): all
+  queries and expressions; the condition's series are the results.
+* State (``pkg/services/ngalert/state/state.go``, ``manager.go``): ``Alerting`` results
+  go ``Pending`` for the rule's ``for``, then ``Alerting``; ``NoData`` and ``Error``
+  results are mapped by ``noDataState`` / ``execErrState`` (``Alerting``, ``NoData`` or
+  ``Error``, ``OK`` = ``Normal``, ``KeepLast``), with the result's state as the state
+  reason (``Alerting (NoData)``); a series that stops coming back is kept until
+  ``lastEvaluation + 2 * interval <= now`` (``stateIsStale``), then resolved as
+  ``Normal (MissingSeries)`` and deleted from the cache (``deleteStaleStatesFromCache``).
+  Normal instances stay listed.
 
 Annotations are returned as written (templates are not expanded); nothing is sent to an
-Alertmanager, the double's own Alertmanager API lists the ``Alerting`` instances.
+Alertmanager, the double's own Alertmanager API lists what Grafana would have sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,39 +35,62 @@ from observability.doubles._common import (
     parse_prom_duration,
     rfc3339,
 )
+from observability.doubles._grafana_rule_query import (
+    EXPRESSION_UIDS,
+    EvalResult,
+    evaluate_rule_data,
+)
 
 __all__ = ["AlertRules", "Instance"]
 
 DEFAULT_INTERVAL_S = 60.0
 DEFAULT_RECEIVER = "grafana-default-email"
-EXPRESSION_UIDS = frozenset({"__expr__", "-100"})
+RESEND_DELAY_S = 30.0  # pkg/services/ngalert/state/state.go ResendDelay
+EVALUATION_TIMEOUT_S = 10.0
+_DATASOURCE_ALERTS = {"Error": "DatasourceError", "NoData": "DatasourceNoData"}
 
 
 @dataclass
 class Instance:
-    labels: dict[str, str]  # series labels, rule labels, alertname, grafana_folder
-    value: float
-    first_seen: float
-    firing_since: float | None = None
-    updated: float = 0.0
+    """One alert instance (``state.State``)."""
+
+    labels: dict[str, str]  # result labels, rule labels, alertname, grafana_folder
+    state: str  # Normal, Pending, Alerting, NoData, Error
+    starts_at: float
+    last_eval: float
+    reason: str = ""
+    value: float | None = None
+    error: str = ""
+    ends_at: float = 0.0
 
     @property
-    def state(self) -> str:
-        return "Alerting" if self.firing_since is not None else "Pending"
+    def display_state(self) -> str:
+        """``state.FormatStateAndReason``: ``Alerting (NoData)``."""
+        return f"{self.state} ({self.reason})" if self.reason else self.state
 
     @property
     def active_at(self) -> float:
-        """Grafana's ``StartsAt``: when the instance entered its current state."""
-        return self.firing_since if self.firing_since is not None else self.first_seen
+        return self.starts_at
 
 
 @dataclass
 class _Status:
-    health: str = "ok"
-    last_error: str = ""
     last_evaluation: float | None = None
     evaluation_time: float = 0.0
     instances: dict[str, Instance] = field(default_factory=dict)
+
+    @property
+    def health(self) -> str:
+        """api_prometheus.go toRuleGroup: ``error`` when an instance has an error or is
+        Error, ``nodata`` when one is NoData, else ``ok``."""
+        states = {i.state for i in self.instances.values()}
+        if "Error" in states or any(i.error for i in self.instances.values()):
+            return "error"
+        return "nodata" if "NoData" in states else "ok"
+
+    @property
+    def last_error(self) -> str:
+        return next((i.error for i in self.instances.values() if i.error), "")
 
 
 class AlertRules:
@@ -78,11 +102,13 @@ class AlertRules:
         folders: dict[str, str],
         intervals: dict[tuple[str, str], float],
         clock: Callable[[], float] = time.time,
+        datasources: Iterable[dict[str, Any]] = (),
     ) -> None:
         self.rules: dict[str, dict[str, Any]] = {r["uid"]: r for r in rules}
         self.folders = folders
         self.intervals = intervals
         self.clock = clock
+        self.datasources = {ds["uid"]: ds for ds in datasources}
         self.status: dict[str, _Status] = {}
         self.next_id = max((r["id"] for r in self.rules.values()), default=0) + 1
         for rule in self.rules.values():
@@ -109,69 +135,92 @@ class AlertRules:
             for other in self.rules.values()
         )
 
-    async def evaluate_all(self, prometheus_urls: dict[str, str]) -> None:
-        """Evaluate every rule once; ``prometheus_urls`` maps Prometheus data source uids
-        to their URLs."""
-        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
-            await asyncio.gather(
-                *(self._evaluate(rule, prometheus_urls, client) for rule in self.rules.values())
-            )
+    def interval_of(self, rule: dict[str, Any]) -> float:
+        return self.intervals.get((rule["folderUID"], rule["ruleGroup"]), DEFAULT_INTERVAL_S)
 
-    async def _evaluate(
-        self, rule: dict[str, Any], prometheus_urls: dict[str, str], client: httpx.AsyncClient
-    ) -> None:
+    async def run(self, tick_s: float = 0.5) -> None:
+        """The scheduler: evaluates each group when its interval has passed since its
+        last evaluation (the first right away). Runs until cancelled."""
+        due: dict[tuple[str, str], float] = {}
+        while True:
+            now = time.monotonic()
+            groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for rule in self.rules.values():
+                groups.setdefault((rule["folderUID"], rule["ruleGroup"]), []).append(rule)
+            ready = [key for key in groups if due.get(key, 0.0) <= now]
+            for key in ready:
+                due[key] = now + self.intervals.get(key, DEFAULT_INTERVAL_S)
+            if ready:
+                await self._evaluate_rules([r for key in ready for r in groups[key]])
+            await asyncio.sleep(tick_s)
+
+    async def evaluate_all(self) -> None:
+        """Evaluate every rule once, now."""
+        await self._evaluate_rules(list(self.rules.values()))
+
+    async def _evaluate_rules(self, rules: list[dict[str, Any]]) -> None:
+        async with httpx.AsyncClient(timeout=EVALUATION_TIMEOUT_S, trust_env=False) as client:
+            await asyncio.gather(*(self._evaluate(rule, client) for rule in rules))
+
+    async def _evaluate(self, rule: dict[str, Any], client: httpx.AsyncClient) -> None:
         status = self.status.setdefault(rule["uid"], _Status())
-        started = time.perf_counter()
-        now = self.clock()
-        if rule["isPaused"]:
+        if rule["isPaused"]:  # schedule.go: paused rules are not evaluated, state dropped
             status.instances.clear()
             return
-        try:
-            series = await _run_query(rule, prometheus_urls, client, now)
-        except _EvaluationError as exc:
-            status.health, status.last_error = "error", str(exc)
-            status.instances.clear()
-        else:
-            status.health, status.last_error = "ok", ""
-            self._transition(rule, status, series, now)
+        started = time.perf_counter()
+        now = self.clock()
+        results = await evaluate_rule_data(rule, self.datasources, client, now)
+        if self.rules.get(rule["uid"]) is not rule:
+            return  # replaced or deleted while evaluating
+        self._process(rule, status, results, now)
         status.last_evaluation = now
         status.evaluation_time = time.perf_counter() - started
 
-    def _transition(
-        self,
-        rule: dict[str, Any],
-        status: _Status,
-        series: list[tuple[dict[str, str], float]],
-        now: float,
+    def _labels(self, rule: dict[str, Any], result_labels: dict[str, str]) -> dict[str, str]:
+        # state/cache.go expandAnnotationsAndLabels: result labels, rule labels, then the
+        # reserved alertname and grafana_folder.
+        return {
+            **result_labels,
+            **rule["labels"],
+            "alertname": rule["title"],
+            "grafana_folder": self.folders.get(rule["folderUID"], rule["folderUID"]),
+        }
+
+    def _process(
+        self, rule: dict[str, Any], status: _Status, results: list[EvalResult], now: float
     ) -> None:
+        """state/manager.go ProcessEvalResults: next state per result, then stale ones."""
+        interval = self.interval_of(rule)
         hold = parse_prom_duration(rule["for"])
-        seen: dict[str, Instance] = {}
-        for series_labels, value in series:
-            if value == 0 or math.isnan(value):
-                continue
-            labels = {
-                **series_labels,
-                **rule["labels"],
-                "alertname": rule["title"],
-                "grafana_folder": self.folders.get(rule["folderUID"], rule["folderUID"]),
-            }
-            key = label_fingerprint(series_labels)
-            instance = status.instances.get(key) or Instance(labels, value, first_seen=now)
-            instance.labels, instance.value, instance.updated = labels, value, now
-            if instance.firing_since is None and now - instance.first_seen >= hold:
-                instance.firing_since = now
-            seen[key] = instance
-        status.instances = seen
+        ends_at = now + 4 * max(interval, RESEND_DELAY_S)  # state.go nextEndsTime
+        for result in results:
+            labels = self._labels(rule, result.labels)
+            key = label_fingerprint(labels)
+            current = status.instances.get(key)
+            if current is None:
+                current = Instance(labels, "Normal", starts_at=now, last_eval=now)
+                status.instances[key] = current
+            _next_state(current, rule, result, now, hold)
+            current.last_eval, current.ends_at = now, ends_at
+        for key, instance in list(status.instances.items()):
+            if instance.last_eval + 2 * interval <= now:  # state.go stateIsStale
+                # manager.go deleteStaleStatesFromCache: resolved as Normal
+                # (MissingSeries) and removed from the cache.
+                del status.instances[key]
 
     def rule_state(self, uid: str) -> str:
+        """api_prometheus.go toRuleGroup: ``firing`` / ``pending`` / ``inactive``."""
         states = {i.state for i in self._status(uid).instances.values()}
-        return "firing" if "Alerting" in states else "pending" if states else "inactive"
+        return (
+            "firing" if "Alerting" in states else "pending" if "Pending" in states else "inactive"
+        )
 
     def _status(self, uid: str) -> _Status:
         return self.status.get(uid) or _Status()
 
     def prometheus_rules(self) -> dict[str, Any]:
-        """``GET /api/prometheus/grafana/api/v1/rules`` body."""
+        """``GET /api/prometheus/grafana/api/v1/rules`` body
+        (``pkg/services/ngalert/api/prometheus/api_prometheus.go``)."""
         grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for rule in self.rules.values():
             title = self.folders.get(rule["folderUID"], rule["folderUID"])
@@ -179,12 +228,13 @@ class AlertRules:
         groups: list[dict[str, Any]] = []
         totals: dict[str, int] = {}
         for (folder_title, folder_uid, name), rules in sorted(grouped.items()):
-            # As in Grafana: a group's totals count its rules' states (and error health),
-            # each rule's totals count its alert instances' states.
+            # As in Grafana: a group's totals count its rules' states (and error or
+            # nodata health), each rule's totals count its alert instances' states.
             group_totals: dict[str, int] = {}
             entries = [self._rule_entry(rule) for rule in rules]
             for entry in entries:
-                for key in (entry["state"], "error" if entry["health"] == "error" else None):
+                health = entry["health"] if entry["health"] in ("error", "nodata") else None
+                for key in (entry["state"], health):
                     if key:
                         group_totals[key] = group_totals.get(key, 0) + 1
                         totals[key] = totals.get(key, 0) + 1
@@ -210,7 +260,7 @@ class AlertRules:
         for instance in status.instances.values():
             key = instance.state.lower()
             rule_totals[key] = rule_totals.get(key, 0) + 1
-        firing = [i.active_at for i in status.instances.values() if i.firing_since is not None]
+        firing = [i.active_at for i in status.instances.values() if i.state == "Alerting"]
         entry: dict[str, Any] = {
             "state": self.rule_state(rule["uid"]),
             "name": rule["title"],
@@ -247,16 +297,20 @@ class AlertRules:
         return entry
 
     def _alert(self, rule: dict[str, Any], instance: Instance) -> dict[str, Any]:
+        # api_prometheus.go: the value only for Alerting and Pending (FormatValues, the
+        # condition's value in Go's %e form), the state with its reason.
+        shown = instance.state in ("Alerting", "Pending") and instance.value is not None
         return {
             "labels": instance.labels,
             "annotations": rule["annotations"],
-            "state": instance.state,
+            "state": instance.display_state,
             "activeAt": rfc3339(instance.active_at),
-            "value": format_go_exp(instance.value),
+            "value": format_go_exp(instance.value) if shown and instance.value is not None else "",
         }
 
     def prometheus_alerts(self) -> dict[str, Any]:
-        """``GET /api/prometheus/grafana/api/v1/alerts`` body."""
+        """``GET /api/prometheus/grafana/api/v1/alerts`` body: every instance
+        (api_prometheus.go RouteGetAlertStatuses), Normal ones included."""
         alerts = [
             self._alert(self.rules[uid], instance)
             for uid in self.rules
@@ -265,30 +319,39 @@ class AlertRules:
         return {"status": "success", "data": {"alerts": alerts}}
 
     def alertmanager_alerts(self, base_url: str) -> list[dict[str, Any]]:
-        """Alertmanager v2 ``GET /api/v2/alerts`` items for the Alerting instances."""
+        """Alertmanager v2 ``GET /api/v2/alerts`` items: what the state manager sends
+        (``pkg/services/ngalert/state/compat.go`` StateToPostableAlert): Alerting, and
+        NoData / Error states as ``DatasourceNoData`` / ``DatasourceError`` alerts with
+        the rule's title in ``rulename``. Resolved alerts are not listed (Alertmanager's
+        getAlertsHandler skips them)."""
         out: list[dict[str, Any]] = []
+        now = self.clock()
         for uid, rule in self.rules.items():
-            status = self._status(uid)
-            interval = self.intervals.get(
-                (rule["folderUID"], rule["ruleGroup"]), DEFAULT_INTERVAL_S
-            )
-            for instance in status.instances.values():
-                if instance.firing_since is None:
+            for instance in self._status(uid).instances.values():
+                if instance.state not in ("Alerting", "NoData", "Error"):
+                    continue
+                if instance.ends_at and instance.ends_at <= now:
                     continue
                 labels = {
                     **instance.labels,
                     "__alert_rule_uid__": uid,
                     "__alert_rule_namespace_uid__": rule["folderUID"],
                 }
+                annotations = dict(rule["annotations"])
+                if instance.state in _DATASOURCE_ALERTS:
+                    labels["rulename"] = labels["alertname"]
+                    labels["alertname"] = _DATASOURCE_ALERTS[instance.state]
+                    if instance.error:
+                        annotations["Error"] = instance.error
                 out.append(
                     {
-                        "annotations": rule["annotations"],
-                        "endsAt": rfc3339(instance.updated + 4 * interval),
+                        "annotations": annotations,
+                        "endsAt": rfc3339(instance.ends_at),
                         "fingerprint": label_fingerprint(labels),
                         "receivers": [{"name": DEFAULT_RECEIVER}],
-                        "startsAt": rfc3339(instance.firing_since),
+                        "startsAt": rfc3339(instance.starts_at),
                         "status": {"inhibitedBy": [], "silencedBy": [], "state": "active"},
-                        "updatedAt": rfc3339(instance.updated),
+                        "updatedAt": rfc3339(instance.last_eval),
                         "generatorURL": f"{base_url}alerting/grafana/{uid}/view?orgId=1",
                         "labels": labels,
                     }
@@ -297,39 +360,54 @@ class AlertRules:
         return out
 
 
+_IMPORTANCE = {"Alerting": 0, "Pending": 1, "Error": 2, "NoData": 3, "Normal": 4}
+
+
 def _by_importance(instances: Iterable[Instance]) -> list[Instance]:
-    return sorted(instances, key=lambda i: (i.firing_since is None, i.first_seen))
+    """api_prometheus.go sorts alerts by importance (AlertsByImportance)."""
+    return sorted(instances, key=lambda i: (_IMPORTANCE.get(i.state, 5), i.starts_at))
 
 
-class _EvaluationError(Exception):
-    pass
+def _to_alerting(instance: Instance, now: float, hold: float, reason: str) -> None:
+    """state.go resultAlerting: Pending for ``for``, then Alerting (a new StartsAt)."""
+    if instance.state == "Alerting":
+        pass
+    elif instance.state == "Pending":
+        if now - instance.starts_at >= hold:
+            instance.state, instance.starts_at = "Alerting", now
+    else:
+        instance.state = "Alerting" if hold <= 0 else "Pending"
+        instance.starts_at = now
+    instance.reason = reason
 
 
-async def _run_query(
-    rule: dict[str, Any], prometheus_urls: dict[str, str], client: httpx.AsyncClient, now: float
-) -> list[tuple[dict[str, str], float]]:
-    query = next((q for q in rule["data"] if q["datasourceUid"] in prometheus_urls), None)
-    if query is None:
-        raise _EvaluationError(
-            "the Grafana double evaluates only rules with a data query on a Prometheus data source"
-        )
-    expr = query["model"].get("expr")
-    if not isinstance(expr, str) or not expr.strip():
-        raise _EvaluationError(f"query {query['refId']} has no model.expr")
-    url = prometheus_urls[query["datasourceUid"]].rstrip("/") + "/api/v1/query"
-    try:
-        response = await client.post(url, data={"query": expr, "time": f"{now:.3f}"})
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise _EvaluationError(f'Post "{url}": {exc or type(exc).__name__}') from None
-    if body.get("status") != "success":
-        raise _EvaluationError(f"{body.get('errorType', 'error')}: {body.get('error', body)}")
-    data = body.get("data") or {}
-    if data.get("resultType") == "scalar":
-        return [({}, float(data["result"][1]))]
-    if data.get("resultType") != "vector":
-        raise _EvaluationError(
-            f"invalid format of evaluation results for the alert definition {query['refId']}: "
-            "looks like time series data, only reduced data can be alerted on."
-        )
-    return [(dict(s.get("metric") or {}), float(s["value"][1])) for s in data["result"]]
+def _to_state(instance: Instance, state: str, now: float, reason: str) -> None:
+    """state.go resultNormal / resultNoData / resultError: a new StartsAt on change."""
+    if instance.state != state:
+        instance.state, instance.starts_at = state, now
+    instance.reason = reason
+
+
+def _next_state(
+    instance: Instance, rule: dict[str, Any], result: EvalResult, now: float, hold: float
+) -> None:
+    """state/manager.go setNextState for one result."""
+    instance.value, instance.error = result.value, result.error
+    if result.state == "Normal":
+        _to_state(instance, "Normal", now, "")
+        return
+    if result.state == "Alerting":
+        _to_alerting(instance, now, hold, "")
+        return
+    mode = rule["noDataState"] if result.state == "NoData" else rule["execErrState"]
+    keep_last = "KeepLast" in (rule["noDataState"], rule["execErrState"])
+    # manager.go: the reason is the result's state, ", KeepLast" appended for KeepLast.
+    reason = result.state + (", KeepLast" if keep_last else "")
+    if mode == "Alerting":
+        _to_alerting(instance, now, hold, reason)
+    elif mode == "OK":
+        _to_state(instance, "Normal", now, reason)
+    elif mode == "KeepLast":
+        instance.reason = reason  # the previous state stays
+    else:  # NoData or Error: a state of its own
+        _to_state(instance, result.state, now, "")

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from observability.doubles._common import format_prom_duration, parse_prom_duration
+from observability.doubles._grafana_credentials import SECURE_KEY
 
 __all__ = [
     "ProvisioningError",
@@ -133,6 +134,10 @@ def load_datasources(
                 "isDefault": bool(entry.get("isDefault", False)),
                 "jsonData": dict(entry.get("jsonData") or {}),
                 "secureJsonFields": dict.fromkeys(entry.get("secureJsonData") or {}, True),
+                # Decrypted secrets, for upstream requests only (_grafana_credentials).
+                SECURE_KEY: {
+                    str(k): str(v) for k, v in (entry.get("secureJsonData") or {}).items()
+                },
                 "version": int(entry.get("version", 1)),
                 "readOnly": not bool(entry.get("editable", False)),
             }
@@ -183,8 +188,13 @@ def _string_map(value: object, what: str) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
-def normalize_rule(body: object, *, provenance: str, rule_id: int) -> dict[str, Any]:
-    """Validate an alert rule and return it in the ProvisionedAlertRule shape."""
+def normalize_rule(
+    body: object, *, provenance: str, rule_id: int, default_exec_err: str = "Error"
+) -> dict[str, Any]:
+    """Validate an alert rule and return it in the ProvisionedAlertRule shape.
+    ``default_exec_err`` is the ``execErrState`` of a rule that names none: file
+    provisioning uses ``Alerting`` (and ``NoData`` for ``noDataState``), as
+    ``pkg/services/provisioning/alerting/rules_types.go`` (``mapToModel``) does."""
 
     def fail(problem: str) -> RuleValidationError:
         return RuleValidationError(f"invalid alert rule: {problem}")
@@ -223,7 +233,7 @@ def normalize_rule(body: object, *, provenance: str, rule_id: int) -> dict[str, 
     if not isinstance(uid, str) or not _UID_RE.match(uid):
         raise fail("uid must be 1 to 40 letters, digits, '-' or '_'")
     no_data = body.get("noDataState") or "NoData"
-    exec_err = body.get("execErrState") or "Error"
+    exec_err = body.get("execErrState") or default_exec_err
     if no_data not in NO_DATA_STATES:
         raise fail(f"noDataState must be one of {list(NO_DATA_STATES)}")
     if exec_err not in EXEC_ERR_STATES:
@@ -299,7 +309,14 @@ def load_alert_rules(
                     annotations["__panelId__"] = str(rule.get("panelId", ""))
                 body["annotations"] = annotations
                 try:
-                    rules.append(normalize_rule(body, provenance="file", rule_id=len(rules) + 1))
+                    rules.append(
+                        normalize_rule(
+                            body,
+                            provenance="file",
+                            rule_id=len(rules) + 1,
+                            default_exec_err="Alerting",
+                        )
+                    )
                 except RuleValidationError as exc:
                     raise ProvisioningError(f"{path.name}: rule {rule['uid']!r}: {exc}") from None
     _check_unique(rules, "uid", "alert rule uid")

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from observability.doubles._common import format_prom_duration, parse_prom_duration
+from observability.doubles._grafana_credentials import upstream_headers
 
 __all__ = ["QueryRequestError", "check_health", "parse_grafana_time", "run_queries"]
 
@@ -29,15 +30,17 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y
 _LEGEND = re.compile(r"\{\{\s*(.+?)\s*\}\}")
 HEALTH_TIMEOUT_S = 2.0
 QUERY_TIMEOUT_S = 30.0
+# pkg/promlib/healthcheck.go: an instant query of "1+1"; pkg/tsdb/loki/healthcheck.go:
+# the messages below. The Loki check runs ``vector(1)+vector(1)`` in Grafana; the double
+# asks Loki's labels endpoint instead (the Loki double has no vector()), which needs the
+# same credentials.
 _HEALTH = {
-    "prometheus": ("/-/ready", "Successfully queried the Prometheus API."),
-    "loki": ("/ready", "Data source successfully connected."),
-    "alertmanager": ("/-/ready", "Health check passed."),
+    "prometheus": ("/api/v1/query", "Successfully queried the Prometheus API."),
+    "loki": ("/loki/api/v1/labels", "Data source successfully connected."),
 }
 _HEALTH_ERRORS = {
     "prometheus": "There was an error returned querying the Prometheus API.",
     "loki": "Unable to connect with Loki. Please check the server logs for more details.",
-    "alertmanager": "Health check failed.",
 }
 
 
@@ -64,20 +67,26 @@ def parse_grafana_time(value: object, now_ms: int) -> int:
 
 
 async def check_health(datasource: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Probe the readiness endpoint behind a data source; Grafana's health payload."""
+    """The backend health check of a data source, with its credentials; Grafana's payload.
+    A type without a backend plugin (alertmanager is frontend-only) is 404
+    "Plugin not found" (pkg/api/plugins.go translatePluginRequestErrorToAPIError)."""
     kind = datasource["type"]
     if kind not in _HEALTH:
-        return 400, {"status": "ERROR", "message": f"the Grafana double cannot check {kind!r}"}
+        return 404, {"message": "Plugin not found"}
     path, ok_message = _HEALTH[kind]
     url = str(datasource["url"]).rstrip("/") + path
+    headers = upstream_headers(datasource)
     try:
         async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT_S, trust_env=False) as client:
-            response = await client.get(url)
+            if kind == "prometheus":
+                response = await client.post(url, data={"query": "1+1"}, headers=headers)
+            else:
+                response = await client.get(url, headers=headers)
         if response.status_code == 200:
             return 200, {"status": "OK", "message": ok_message}
-        detail = f"GET {url}: HTTP {response.status_code}: {response.text[:200].strip()}"
+        detail = f"{url}: HTTP {response.status_code}: {response.text[:200].strip()}"
     except httpx.HTTPError as exc:
-        detail = f"GET {url}: {exc or type(exc).__name__}"
+        detail = f"{url}: {exc or type(exc).__name__}"
     message = _HEALTH_ERRORS[kind]
     return 400, {"status": "ERROR", "message": message, "details": {"verboseMessage": detail}}
 
@@ -281,10 +290,11 @@ async def _one_query(
             params |= {"start": from_ms * 1_000_000, "end": to_ms * 1_000_000, "step": step}
     url = base + path
     try:
+        headers = upstream_headers(datasource)  # datasource.go httpClientOptions
         if kind == "prometheus":
-            response = await client.post(url, data=params)
+            response = await client.post(url, data=params, headers=headers)
         else:
-            response = await client.get(url, params=params)
+            response = await client.get(url, params=params, headers=headers)
     except httpx.HTTPError as exc:  # worded like Go's net/http errors, as Grafana shows them
         method = "Post" if kind == "prometheus" else "Get"
         return _error(f'{method} "{url}": {exc or type(exc).__name__}', 500)

@@ -8,13 +8,15 @@ data sources. Errors are JSON ``{"message": ...}`` as Grafana writes them. See
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import os
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from observability.doubles._common import rfc3339
 from observability.doubles._grafana_alerting import AlertRules
+from observability.doubles._grafana_credentials import public_view
 from observability.doubles._grafana_provisioning import (
     RuleValidationError,
     load_alert_rules,
@@ -63,12 +66,15 @@ def create_grafana_app(
     dashboards_dir: Path | None = None,
     token: str | None = None,
     clock: Callable[[], float] = time.time,
+    evaluate_on_timer: bool = True,
 ) -> FastAPI:
     """The Grafana double. The URLs override those of provisioned data sources of their
     type (and create one when none is provisioned). With ``token`` every ``/api/*`` but
     ``/api/health`` needs ``Authorization: Bearer <token>``. ``clock`` (unix seconds)
-    drives alert ``for`` durations. Raises ``ProvisioningError`` for files Grafana would
-    refuse."""
+    stamps alert evaluations. With ``evaluate_on_timer`` (the default) alert rules are
+    evaluated in the background once per group interval while the app runs (its
+    lifespan); without it only ``app.state.alerting.evaluate_all()`` evaluates. Raises
+    ``ProvisioningError`` for files Grafana would refuse."""
     overrides = {
         kind: url
         for kind, url in (
@@ -81,9 +87,27 @@ def create_grafana_app(
     datasources = load_datasources(provisioning_dir, overrides, os.environ)
     dashboards = load_dashboards(dashboards_dir)
     rules, folders, intervals = load_alert_rules(provisioning_dir)
-    alerting = AlertRules(rules, folders, intervals, clock=clock)
+    alerting = AlertRules(rules, folders, intervals, clock=clock, datasources=datasources)
 
-    app = FastAPI(title="Grafana double", docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # pkg/services/ngalert/schedule/schedule.go: rules run on the scheduler's timer.
+        task = asyncio.create_task(alerting.run()) if evaluate_on_timer else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="Grafana double",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.alerting = alerting
     app.state.datasources = datasources
 
@@ -93,9 +117,15 @@ def create_grafana_app(
     ) -> Response:
         path = request.url.path
         if token and path.startswith("/api/") and path != "/api/health":
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            header = request.headers.get("authorization", "")
+            scheme, _, given = header.partition(" ")
+            if not header.strip():
+                # pkg/middleware/auth.go notAuthorized with no token: errutil's public
+                # error of pkg/services/authn "auth.unauthorized".
+                return _public_error(401, "auth.unauthorized", "Unauthorized")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
-                return _message(401, "Unauthorized")
+                # pkg/services/authn/clients/api_key.go errAPIKeyInvalid
+                return _public_error(401, "api-key.invalid", "Invalid API key")
         return await call_next(request)
 
     @app.exception_handler(StarletteHTTPException)
@@ -111,10 +141,6 @@ def create_grafana_app(
     def datasource(uid: str) -> dict[str, Any] | None:
         return next((ds for ds in datasources if ds["uid"] == uid), None)
 
-    async def evaluate() -> None:
-        urls = {ds["uid"]: ds["url"] for ds in datasources if ds["type"] == "prometheus"}
-        await alerting.evaluate_all(urls)
-
     @app.get("/api/health")
     async def health() -> Response:
         """Grafana HTTP API: `GET /api/health`
@@ -126,7 +152,7 @@ def create_grafana_app(
         """Grafana HTTP API: `GET /api/datasources`
         (https://grafana.com/docs/grafana/latest/developers/http_api/data_source/#get-all-data-sources)."""
         omit = ("basicAuthUser", "withCredentials", "secureJsonFields", "version")
-        return JSONResponse([{k: v for k, v in ds.items() if k not in omit} for ds in datasources])
+        return JSONResponse([public_view(ds, omit) for ds in datasources])
 
     @app.get("/api/datasources/uid/{uid}")
     async def get_datasource(uid: str) -> Response:
@@ -135,17 +161,20 @@ def create_grafana_app(
         found = datasource(uid)
         if found is None:
             return _message(404, "Data source not found")
-        return JSONResponse({k: v for k, v in found.items() if k != "typeName"})
+        return JSONResponse(public_view(found, ("typeName",)))
 
     @app.get("/api/datasources/uid/{uid}/health")
     async def datasource_health(uid: str) -> Response:
         """Grafana HTTP API: `GET /api/datasources/uid/:uid/health`
         (https://grafana.com/docs/grafana/latest/developers/http_api/data_source/#check-data-source-health).
-        Probes Prometheus' ``/-/ready`` or Loki's ``/ready``; 400 with ``status: ERROR``
-        when it does not answer 200, as Grafana answers a failed check."""
+        An unknown uid is 500 "Unable to load datasource metadata" and a data source
+        whose plugin has no backend (alertmanager) 404 "Plugin not found", as
+        ``pkg/api/datasources.go`` CheckDatasourceHealthWithUID and
+        ``pkg/api/plugins.go`` translatePluginRequestErrorToAPIError answer. A failed
+        check is 400 with ``status: ERROR``; see ``check_health``."""
         found = datasource(uid)
         if found is None:
-            return _message(404, "Data source not found")
+            return _message(500, "Unable to load datasource metadata")
         status, payload = await check_health(found)
         return JSONResponse(payload, status_code=status)
 
@@ -202,16 +231,15 @@ def create_grafana_app(
     async def prometheus_rules() -> Response:
         """Grafana-managed rules in the Prometheus rules shape (Prometheus HTTP API,
         https://prometheus.io/docs/prometheus/latest/querying/api/#rules, as extended by
-        Grafana's ruler API: ``folderUid``, ``uid``, ``totals``). Evaluates every rule."""
-        await evaluate()
+        Grafana's ruler API: ``folderUid``, ``uid``, ``totals``): the state of the last
+        timed evaluation."""
         return JSONResponse(alerting.prometheus_rules())
 
     @app.get("/api/prometheus/grafana/api/v1/alerts")
     async def prometheus_alerts() -> Response:
         """Grafana-managed alert instances in the Prometheus alerts shape (Prometheus HTTP
         API, https://prometheus.io/docs/prometheus/latest/querying/api/#alerts); Grafana's
-        states ``Pending`` and ``Alerting``. Evaluates every rule."""
-        await evaluate()
+        states with their reasons, Normal instances included."""
         return JSONResponse(alerting.prometheus_alerts())
 
     @app.get("/api/alertmanager/grafana/api/v2/alerts")
@@ -231,7 +259,6 @@ def create_grafana_app(
                 except re.error as exc:
                     return _message(400, f"bad matcher format: {raw}: {exc}")
             matchers.append((name, op, value))
-        await evaluate()
         if request.query_params.get("active", "true").lower() == "false":
             return JSONResponse([])
         alerts = alerting.alertmanager_alerts(str(request.base_url))
@@ -299,6 +326,12 @@ def create_grafana_app(
         return Response(status_code=204)
 
     return app
+
+
+def _public_error(status: int, message_id: str, message: str) -> JSONResponse:
+    """An errutil public error as ``pkg/util/errhttp`` writes it."""
+    body = {"message": message, "messageId": message_id, "statusCode": status, "traceID": ""}
+    return JSONResponse(body, status_code=status)
 
 
 def _folder_hit(uid: str, title: str) -> dict[str, Any]:
