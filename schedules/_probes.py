@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -64,19 +65,53 @@ def _need(url: str | None, engine: str) -> str:
     return url.rstrip("/")
 
 
-async def _get_json(client: httpx.AsyncClient, url: str, engine: str, **params: Any) -> Any:
+def _refused(engine: str, status: int, credentials: Credentials) -> ProbeError:
+    """A 401/403: names the engine and the kind of credential tried, never its value."""
+    return ProbeError(f"{engine} refused the request (HTTP {status}) with {credentials.describe()}")
+
+
+async def _request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    engine: str,
+    credentials: Credentials,
+    *,
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+) -> httpx.Response:
+    """One call to an engine with its credentials; transport errors and refused
+    credentials become :class:`ProbeError`, other statuses are the caller's."""
     try:
-        response = await client.get(url, params=params or None, timeout=HTTP_TIMEOUT_S)
+        response = await client.request(
+            method,
+            url,
+            params=dict(params) if params else None,
+            json=json,
+            headers=credentials.http_headers(),
+            timeout=HTTP_TIMEOUT_S,
+        )
     except httpx.HTTPError as exc:
-        raise ProbeError(f"{engine} is unreachable: {type(exc).__name__}: {exc}") from None
+        raise ProbeError(f"{engine} is unreachable: {type(exc).__name__}") from None
     if response.status_code in (401, 403):
-        raise ProbeError(f"{engine} refused the credentials (HTTP {response.status_code})")
-    if response.status_code >= 400:
-        raise ProbeError(f"{engine} answered HTTP {response.status_code}: {response.text[:200]}")
+        raise _refused(engine, response.status_code, credentials)
+    return response
+
+
+def _json_of(response: httpx.Response, engine: str) -> Any:
     try:
         return response.json()
     except ValueError:
         raise ProbeError(f"{engine} answered something that is not JSON") from None
+
+
+async def _get_json(
+    client: httpx.AsyncClient, url: str, engine: str, credentials: Credentials, **params: str
+) -> Any:
+    response = await _request(client, "GET", url, engine, credentials, params=params)
+    if response.status_code >= 400:
+        raise ProbeError(f"{engine} answered HTTP {response.status_code}: {response.text[:200]}")
+    return _json_of(response, engine)
 
 
 class Probe:
@@ -110,41 +145,45 @@ class PrometheusProbe(Probe):
         assert self.expectation.prometheus is not None
         return self.expectation.prometheus
 
-    async def _query(self, query: str) -> list[dict[str, Any]]:
-        from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-        from urllib3.util.retry import Retry
-
+    async def _query(self, client: httpx.AsyncClient, query: str) -> list[dict[str, Any]]:
+        """An instant query (``POST /api/v1/query``, Prometheus HTTP API)."""
         url = _need(self.engines.prometheus, "prometheus")
-
-        def ask() -> list[dict[str, Any]]:
-            # No retries: a run polls again on its own, and an outage must show fast.
-            connection = PrometheusConnect(
-                url=url, disable_ssl=True, retry=Retry(total=0), timeout=int(HTTP_TIMEOUT_S)
-            )
-            result: list[dict[str, Any]] = connection.custom_query(query)
-            return result
-
+        credentials = self.engines.credentials_for("prometheus")
         try:
-            return await asyncio.to_thread(ask)
-        except PrometheusApiClientException as exc:
-            raise ProbeError(f"prometheus refused the query {query!r}: {exc}") from None
-        except Exception as exc:  # requests' connection errors and the like
+            response = await client.post(
+                f"{url}/api/v1/query",
+                data={"query": query},
+                headers=credentials.http_headers(),
+                timeout=HTTP_TIMEOUT_S,
+            )
+        except httpx.HTTPError as exc:
             raise ProbeError(f"prometheus is unreachable: {type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            raise _refused("prometheus", response.status_code, credentials)
+        body = _json_of(response, "prometheus") if response.content else {}
+        if response.status_code >= 400 or body.get("status") != "success":
+            reason = body.get("error") if isinstance(body, dict) else None
+            raise ProbeError(
+                f"prometheus refused the query {query!r}: "
+                f"HTTP {response.status_code}: {reason or response.text[:200]}"
+            )
+        result: list[dict[str, Any]] = (body.get("data") or {}).get("result") or []
+        return result
 
-    async def _sum(self) -> float:
-        rows = await self._query(f"sum({self.spec.increase})")
+    async def _sum(self, client: httpx.AsyncClient) -> float:
+        rows = await self._query(client, f"sum({self.spec.increase})")
         return float(rows[0]["value"][1]) if rows else 0.0
 
     async def prepare(self, client: httpx.AsyncClient) -> None:
         if self.spec.increase is not None:
-            self.baseline = await self._sum()
+            self.baseline = await self._sum(client)
 
     async def poll(self, client: httpx.AsyncClient) -> bool:
         if self.spec.condition is not None:
-            rows = await self._query(self.spec.condition)
+            rows = await self._query(client, self.spec.condition)
             self.detail = f"{len(rows)} series"
             return bool(rows)
-        now = await self._sum()
+        now = await self._sum(client)
         self.detail = f"{self.baseline:g} -> {now:g}"
         return self.baseline is not None and now > self.baseline
 
@@ -174,6 +213,7 @@ class LokiProbe(Probe):
             client,
             f"{base}/loki/api/v1/query_range",
             "loki",
+            self.engines.credentials_for("loki"),
             query=self._query(),
             start=str(start),
             end=str(time.time_ns() + 1_000_000_000),
@@ -213,7 +253,7 @@ class AlertProbe(Probe):
         else:
             base = _need(self.engines.grafana, "grafana")
             url = f"{base}/api/prometheus/grafana/api/v1/rules"
-        body = await _get_json(client, url, source)
+        body = await _get_json(client, url, source, self.engines.credentials_for(source))
         groups = (body.get("data") or {}).get("groups") or []
         names = {r.get("name") for g in groups for r in g.get("rules") or []}
         if self.spec.name not in names:
@@ -228,21 +268,34 @@ class AlertProbe(Probe):
         source = self.spec.source
         if source == "prometheus":
             base = _need(self.engines.prometheus, "prometheus")
-            body = await _get_json(client, f"{base}/api/v1/alerts", "prometheus")
+            body = await _get_json(
+                client, f"{base}/api/v1/alerts", "prometheus", self.engines.credentials_for(source)
+            )
             alerts = (body.get("data") or {}).get("alerts") or []
             return any(
                 a.get("state") == "firing" and self._matches(a.get("labels") or {}) for a in alerts
             )
         if source == "alertmanager":
             base = _need(self.engines.alertmanager, "alertmanager")
-            body = await _get_json(client, f"{base}/api/v2/alerts", "alertmanager", active="true")
+            body = await _get_json(
+                client,
+                f"{base}/api/v2/alerts",
+                "alertmanager",
+                self.engines.credentials_for(source),
+                active="true",
+            )
             return any(
                 (a.get("status") or {}).get("state") == "active"
                 and self._matches(a.get("labels") or {})
                 for a in body or []
             )
         base = _need(self.engines.grafana, "grafana")
-        body = await _get_json(client, f"{base}/api/prometheus/grafana/api/v1/alerts", "grafana")
+        body = await _get_json(
+            client,
+            f"{base}/api/prometheus/grafana/api/v1/alerts",
+            "grafana",
+            self.engines.credentials_for("grafana"),
+        )
         alerts = (body.get("data") or {}).get("alerts") or []
         return any(
             str(a.get("state", "")).lower().startswith(("firing", "alerting"))
@@ -266,38 +319,50 @@ class GrafanaProbe(Probe):
         return self.expectation.grafana
 
     async def poll(self, client: httpx.AsyncClient) -> bool:
-        from grafana_client import AsyncGrafanaApi
-        from grafana_client.client import GrafanaClientError, GrafanaException
-
+        """Data source health and dashboard data through Grafana's HTTP API, called
+        directly so a Grafana under a sub path (``https://host/grafana``) works."""
         base = _need(self.engines.grafana, "grafana")
-        token = self.engines.credentials_for("grafana").token
-        api = AsyncGrafanaApi.from_url(base, credential=token)
+        credentials = self.engines.credentials_for("grafana")
         notes = []
-        try:
-            if self.spec.datasource:
-                health = await api.datasource.health(self.spec.datasource)
-                if str(health.get("status", "")).upper() != "OK":
-                    self.detail = f"datasource {self.spec.datasource}: {health.get('message')}"
-                    return False
-                notes.append(f"datasource {self.spec.datasource} OK")
-            if self.spec.dashboard:
-                found = await api.dashboard.get_dashboard(self.spec.dashboard)
-                empty = await self._empty_panels(client, base, found.get("dashboard") or {})
-                if empty:
-                    self.detail = f"dashboard {self.spec.dashboard}: no data in {', '.join(empty)}"
-                    return False
-                notes.append(f"dashboard {self.spec.dashboard} has data")
-        except GrafanaClientError as exc:
-            if exc.status_code in (401, 403):
+        if self.spec.datasource:
+            uid = quote(self.spec.datasource, safe="")
+            # GET /api/datasources/uid/:uid/health: 200 OK, 400 with status ERROR
+            # when the backend check fails (pkg/api/plugins.go CheckHealth).
+            health = await _request(
+                client, "GET", f"{base}/api/datasources/uid/{uid}/health", "grafana", credentials
+            )
+            body = _json_of(health, "grafana") if health.content else {}
+            if health.status_code >= 500:
+                # 500 "Unable to load datasource metadata" is an unknown uid: no run can pass.
+                message = body.get("message") if isinstance(body, dict) else None
                 raise ProbeError(
-                    f"grafana refused the credentials (HTTP {exc.status_code})"
-                ) from None
-            self.detail = f"grafana answered HTTP {exc.status_code}"
-            return False  # e.g. a datasource health of 400 or a missing dashboard
-        except GrafanaException as exc:
-            raise ProbeError(f"grafana answered an error: {exc}") from None
-        except Exception as exc:
-            raise ProbeError(f"grafana is unreachable: {type(exc).__name__}") from None
+                    f"grafana answered HTTP {health.status_code} for data source "
+                    f"{self.spec.datasource!r}: {message or health.text[:200]}"
+                )
+            if health.status_code != 200 or str(body.get("status", "")).upper() != "OK":
+                message = body.get("message") if isinstance(body, dict) else None
+                self.detail = (
+                    f"datasource {self.spec.datasource}: HTTP {health.status_code}"
+                    f"{': ' + str(message) if message else ''}"
+                )
+                return False
+            notes.append(f"datasource {self.spec.datasource} OK")
+        if self.spec.dashboard:
+            uid = quote(self.spec.dashboard, safe="")
+            found = await _request(
+                client, "GET", f"{base}/api/dashboards/uid/{uid}", "grafana", credentials
+            )
+            if found.status_code == 404:
+                self.detail = f"dashboard {self.spec.dashboard}: not found"
+                return False
+            if found.status_code >= 400:
+                raise ProbeError(f"grafana answered HTTP {found.status_code}: {found.text[:200]}")
+            dashboard = _json_of(found, "grafana").get("dashboard") or {}
+            empty = await self._empty_panels(client, base, dashboard)
+            if empty:
+                self.detail = f"dashboard {self.spec.dashboard}: no data in {', '.join(empty)}"
+                return False
+            notes.append(f"dashboard {self.spec.dashboard} has data")
         self.detail = "; ".join(notes)
         return True
 
@@ -305,7 +370,7 @@ class GrafanaProbe(Probe):
         self, client: httpx.AsyncClient, base: str, dashboard: dict[str, Any]
     ) -> list[str]:
         """Titles of panels whose queries return no data, via ``POST /api/ds/query``."""
-        headers = self.engines.credentials_for("grafana").http_headers()
+        credentials = self.engines.credentials_for("grafana")
         empty = []
         for panel in dashboard.get("panels") or []:
             targets = [t for t in panel.get("targets") or [] if t.get("expr")]
@@ -325,15 +390,14 @@ class GrafanaProbe(Probe):
                 }
                 for t in targets
             ]
-            try:
-                response = await client.post(
-                    f"{base}/api/ds/query",
-                    json={"from": "now-5m", "to": "now", "queries": queries},
-                    headers=headers,
-                    timeout=HTTP_TIMEOUT_S,
-                )
-            except httpx.HTTPError as exc:
-                raise ProbeError(f"grafana is unreachable: {type(exc).__name__}") from None
+            response = await _request(
+                client,
+                "POST",
+                f"{base}/api/ds/query",
+                "grafana",
+                credentials,
+                json={"from": "now-5m", "to": "now", "queries": queries},
+            )
             results = (response.json().get("results") or {}) if response.is_success else {}
             has_data = any(
                 _rows(frame) > 0 for r in results.values() for frame in r.get("frames") or []

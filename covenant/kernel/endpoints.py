@@ -30,6 +30,7 @@ __all__ = [
     "engine_key",
     "resolve_endpoints",
     "service_name",
+    "stack_credentials",
 ]
 
 
@@ -148,7 +149,8 @@ def credentials_of(config: HttpCredentialsConfig) -> Credentials:
     return Credentials(token or None, basic_auth, headers)
 
 
-def _stack_credentials(record: EngineRecord) -> Credentials:
+def stack_credentials(record: EngineRecord) -> Credentials:
+    """The credentials the local stack generated for one of its engines."""
     basic_auth = (record.username, record.password or "") if record.username else None
     return Credentials(record.token or None, basic_auth, dict(record.headers or {}))
 
@@ -177,5 +179,5 @@ def resolve_endpoints(config: CovenantConfig) -> dict[str, Endpoint]:
             found[name] = Endpoint(name, configured.rstrip("/"), "config", credentials)
         elif name in stack.engines:
             record = stack.engines[name]
-            found[name] = Endpoint(name, record.url, "stack", _stack_credentials(record))
+            found[name] = Endpoint(name, record.url, "stack", stack_credentials(record))
     return found

@@ -86,13 +86,18 @@ def _degraded(response: httpx.Response) -> str | None:
 
 
 async def _probe_http(endpoint: Endpoint, timeout: float) -> str | None:
-    headers = {"Authorization": f"Bearer {endpoint.token}"} if endpoint.token else {}
     url = endpoint.target + READY_PATHS.get(endpoint.name, "/")
-    auth = httpx.BasicAuth(*endpoint.basic_auth) if endpoint.basic_auth else None
     async with httpx.AsyncClient(
-        timeout=timeout, headers=headers, auth=auth, verify=default_ssl_context()
+        timeout=timeout,
+        headers=endpoint.credentials.http_headers(),
+        verify=default_ssl_context(),
     ) as client:
         response = await client.get(url)
+    if response.status_code in (401, 403):
+        raise RuntimeError(
+            f"HTTP {response.status_code} from {READY_PATHS.get(endpoint.name)}: "
+            f"refused {endpoint.credentials.describe()}"
+        )
     if response.status_code != 200:
         raise RuntimeError(f"HTTP {response.status_code} from {READY_PATHS.get(endpoint.name)}")
     return _degraded(response)

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.kernel.endpoints import Endpoint, service_name
+from covenant.kernel.endpoints import Credentials, Endpoint, service_name
 from covenant.kernel.errors import EngineError
 from covenant.kernel.postgres import create_database, database_url
 from covenant.stack._packages import postgres_bindir
@@ -46,6 +46,19 @@ class StackContext:
     def url(self, engine: str) -> str:
         return ENGINES[engine].url(self)
 
+    def credentials(self, engine: str) -> Credentials:
+        return ENGINES[engine].credentials(self)
+
+    def secret(self, engine: str, name: str) -> str:
+        """A random secret generated once per state directory and kept (mode 0600) in
+        ``<state_dir>/<engine>/<name>``, so a restarted engine keeps its credentials."""
+        path = self.home(engine) / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        return path.read_text(encoding="utf-8").strip()
+
 
 class Engine:
     name: str = ""
@@ -68,9 +81,13 @@ class Engine:
     def url(self, ctx: StackContext) -> str:
         return f"http://127.0.0.1:{ctx.ports[self.name]}"
 
+    def credentials(self, ctx: StackContext) -> Credentials:
+        """What a client must send this engine (recorded in the stack's state)."""
+        return Credentials()
+
     def ready_endpoint(self, ctx: StackContext) -> Endpoint:
         """What to probe to know the engine is ready."""
-        return Endpoint(self.name, self.url(ctx), "stack")
+        return Endpoint(self.name, self.url(ctx), "stack", self.credentials(ctx))
 
     def after_ready(self, ctx: StackContext) -> None:
         """One-off set-up once the engine answers (for example creating a database)."""
@@ -238,12 +255,48 @@ class KafkaEngine(Engine):
         return f"127.0.0.1:{ctx.ports[self.name]}"
 
 
-class AlertmanagerEngine(Engine):
+#: The user the stack's Prometheus and Alertmanager accept (its password is generated).
+BASIC_AUTH_USER = "covenant"
+
+
+class BasicAuthEngine(Engine):
+    """An engine of the Prometheus family behind HTTP basic auth, through the
+    exporter-toolkit web configuration (``--web.config.file``, ``basic_auth_users``
+    with a bcrypt hash), as production deployments secure them."""
+
+    def credentials(self, ctx: StackContext) -> Credentials:
+        return Credentials(basic_auth=(BASIC_AUTH_USER, ctx.secret(self.name, "password")))
+
+    def web_config_path(self, ctx: StackContext) -> Path:
+        return ctx.home(self.name) / "web.yml"
+
+    def write_web_config(self, ctx: StackContext) -> None:
+        import bcrypt
+
+        password = ctx.secret(self.name, "password").encode()
+        path = self.web_config_path(ctx)
+        # Hash once per password: bcrypt is slow on purpose, and a stable file
+        # keeps a running engine's configuration unchanged.
+        if path.exists():
+            current = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            hashed = (current.get("basic_auth_users") or {}).get(BASIC_AUTH_USER, "")
+            if hashed and bcrypt.checkpw(password, hashed.encode()):
+                return
+        hashed = bcrypt.hashpw(password, bcrypt.gensalt(rounds=10)).decode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(
+            yaml.safe_dump({"basic_auth_users": {BASIC_AUTH_USER: hashed}}), encoding="utf-8"
+        )
+
+
+class AlertmanagerEngine(BasicAuthEngine):
     name = "alertmanager"
     packages = ("prometheus-alertmanager",)
 
     def prepare(self, ctx: StackContext) -> None:
         (ctx.home(self.name) / "data").mkdir(parents=True, exist_ok=True)
+        self.write_web_config(ctx)
 
     def argv(self, ctx: StackContext) -> list[str]:
         return [
@@ -251,6 +304,7 @@ class AlertmanagerEngine(Engine):
             f"--config.file={assets.alertmanager_config()}",
             f"--storage.path={ctx.home(self.name) / 'data'}",
             f"--web.listen-address=127.0.0.1:{ctx.ports[self.name]}",
+            f"--web.config.file={self.web_config_path(ctx)}",
             # No gossip cluster: it would bind a public port and wait for peers.
             "--cluster.listen-address=",
         ]
@@ -271,7 +325,7 @@ class PostgresExporterEngine(Engine):
         return {"DATA_SOURCE_NAME": ctx.url("postgres") + "?sslmode=disable"}
 
 
-class PrometheusEngine(Engine):
+class PrometheusEngine(BasicAuthEngine):
     name = "prometheus"
     packages = ("prometheus",)
 
@@ -285,6 +339,7 @@ class PrometheusEngine(Engine):
         scrape = [
             {
                 "job_name": "prometheus",
+                "basic_auth": self._basic_auth(ctx, "prometheus"),
                 "static_configs": [{"targets": [self._hp(ctx, "prometheus")]}],
             },
             {
@@ -296,6 +351,7 @@ class PrometheusEngine(Engine):
             scrape.append(
                 {
                     "job_name": "alertmanager",
+                    "basic_auth": self._basic_auth(ctx, "alertmanager"),
                     "static_configs": [{"targets": [self._hp(ctx, "alertmanager")]}],
                 }
             )
@@ -322,7 +378,10 @@ class PrometheusEngine(Engine):
         if "alertmanager" in ctx.ports:
             document["alerting"] = {
                 "alertmanagers": [
-                    {"static_configs": [{"targets": [self._hp(ctx, "alertmanager")]}]}
+                    {
+                        "basic_auth": self._basic_auth(ctx, "alertmanager"),
+                        "static_configs": [{"targets": [self._hp(ctx, "alertmanager")]}],
+                    }
                 ]
             }
         header = "# Generated by `covenant stack up` from observability/; edits are overwritten.\n"
@@ -332,10 +391,20 @@ class PrometheusEngine(Engine):
     def _hp(ctx: StackContext, engine: str) -> str:
         return f"127.0.0.1:{ctx.ports[engine]}"
 
+    @staticmethod
+    def _basic_auth(ctx: StackContext, engine: str) -> dict[str, str]:
+        """Prometheus's ``basic_auth`` block for one of the stack's engines; the
+        configuration file holds the password, so it is written with mode 0600."""
+        return {"username": BASIC_AUTH_USER, "password": ctx.secret(engine, "password")}
+
     def prepare(self, ctx: StackContext) -> None:
         home = ctx.home(self.name)
         (home / "data").mkdir(parents=True, exist_ok=True)
-        self.config_path(ctx).write_text(self.render_config(ctx), encoding="utf-8")
+        self.write_web_config(ctx)
+        path = self.config_path(ctx)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(self.render_config(ctx), encoding="utf-8")
 
     def argv(self, ctx: StackContext) -> list[str]:
         return [
@@ -343,6 +412,7 @@ class PrometheusEngine(Engine):
             f"--config.file={self.config_path(ctx)}",
             f"--storage.tsdb.path={ctx.home(self.name) / 'data'}",
             f"--web.listen-address=127.0.0.1:{ctx.ports[self.name]}",
+            f"--web.config.file={self.web_config_path(ctx)}",
             "--web.enable-lifecycle",
             # The first notification can be dropped while Alertmanager discovery
             # settles; the default 1m resend delay would then hide a firing alert
@@ -356,10 +426,24 @@ class LokiDoubleEngine(Engine):
     """The Loki API double (observability/doubles): Loki's server is not installable here."""
 
     name = "loki"
+    #: The one tenant of the stack's Loki, which runs with auth_enabled.
+    tenant = "covenant"
+
+    def credentials(self, ctx: StackContext) -> Credentials:
+        # A bearer token as a gateway in front of Loki asks, and the tenant header.
+        return Credentials(
+            token=ctx.secret(self.name, "token"), headers={"X-Scope-OrgID": self.tenant}
+        )
 
     def argv(self, ctx: StackContext) -> list[str]:
         port = str(ctx.ports[self.name])
-        return [sys.executable, "-m", "observability.doubles", "loki", "--port", port]
+        return [
+            sys.executable,
+            *("-m", "observability.doubles", "loki", "--port", port, "--auth-enabled"),
+        ]
+
+    def env(self, ctx: StackContext) -> dict[str, str]:
+        return {"LOKI_DOUBLE_TOKEN": ctx.secret(self.name, "token")}
 
 
 class GrafanaDoubleEngine(Engine):
@@ -381,6 +465,23 @@ class GrafanaDoubleEngine(Engine):
         argv += ["--provisioning", str(assets.grafana_provisioning())]
         argv += ["--dashboards", str(assets.grafana_dashboards())]
         return argv
+
+    def credentials(self, ctx: StackContext) -> Credentials:
+        return Credentials(token=ctx.secret(self.name, "token"))
+
+    def env(self, ctx: StackContext) -> dict[str, str]:
+        """The API token, and the upstream engines' credentials that the provisioned
+        data sources read (``${COVENANT_DS_*}`` in observability/grafana)."""
+        env = {"GRAFANA_DOUBLE_TOKEN": ctx.secret(self.name, "token")}
+        for engine in ("prometheus", "alertmanager"):
+            if engine in ctx.ports:
+                user, password = ctx.credentials(engine).basic_auth or ("", "")
+                env[f"COVENANT_DS_{engine.upper()}_USER"] = user
+                env[f"COVENANT_DS_{engine.upper()}_PASSWORD"] = password
+        if "loki" in ctx.ports:
+            env["COVENANT_DS_LOKI_TOKEN"] = ctx.credentials("loki").token or ""
+            env["COVENANT_DS_LOKI_TENANT"] = LokiDoubleEngine.tenant
+        return env
 
 
 class ReferenceServiceEngine(Engine):
@@ -413,6 +514,10 @@ class ReferenceServiceEngine(Engine):
             env[variable] = ctx.url(engine)
         for variable, engine in self.optional:
             env[variable] = ctx.url(engine) if engine in ctx.ports else ""
+        if self.name == "event_worker":
+            loki = ctx.credentials("loki") if "loki" in ctx.ports else Credentials()
+            env["LOKI_TOKEN"] = loki.token or ""
+            env["LOKI_TENANT"] = loki.headers.get("X-Scope-OrgID", "")
         # Never inherit a fault switch from the caller's environment.
         env["COVENANT_FAULT"] = ""
         return env

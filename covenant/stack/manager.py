@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from covenant.kernel.config import CovenantConfig
-from covenant.kernel.endpoints import Endpoint
+from covenant.kernel.endpoints import Endpoint, stack_credentials
 from covenant.kernel.errors import EngineError, ErrorKind
 from covenant.kernel.health import ProbeResult, probe_sync
 from covenant.kernel.stackstate import EngineRecord, StackState, load_state, save_state
@@ -107,7 +107,11 @@ class StackManager:
 
     def _reload_prometheus(self, ctx: StackContext) -> None:
         try:
-            httpx.post(ctx.url("prometheus") + "/-/reload", timeout=10).raise_for_status()
+            httpx.post(
+                ctx.url("prometheus") + "/-/reload",
+                headers=ctx.credentials("prometheus").http_headers(),
+                timeout=10,
+            ).raise_for_status()
         except httpx.HTTPError as exc:
             raise EngineError("prometheus", f"configuration reload failed: {exc}") from None
 
@@ -161,6 +165,7 @@ class StackManager:
             proc_start = _process.proc_start_time(proc.pid)
             took = self._wait_ready(name, ctx, proc.pid, proc_start)
             engine.after_ready(ctx)
+            credentials = engine.credentials(ctx)
             state.engines[name] = EngineRecord(
                 name=name,
                 pid=proc.pid,
@@ -169,6 +174,10 @@ class StackManager:
                 started_at=time.time(),
                 proc_start=proc_start or 0,
                 log=str(ctx.log(name)),
+                token=credentials.token,
+                username=credentials.basic_auth[0] if credentials.basic_auth else None,
+                password=credentials.basic_auth[1] if credentials.basic_auth else None,
+                headers=dict(credentials.headers),
             )
             save_state(self.state_dir, state)
             started.add(name)
@@ -216,7 +225,7 @@ class StackManager:
                 rows.append(EngineStatus(name, None, None, False, None))
                 continue
             running = self._running(record)
-            endpoint = Endpoint(name, record.url, "stack")
+            endpoint = Endpoint(name, record.url, "stack", stack_credentials(record))
             health = probe_sync(endpoint, timeout=probe_timeout) if running else None
             rows.append(EngineStatus(name, endpoint.display, record.pid, running, health))
         return rows

@@ -3,7 +3,9 @@
 Environment: ``DATABASE_URL``, ``KAFKA_BROKERS`` (required); ``HOST``, ``PORT``
 (HTTP: health, metrics), ``PACT_PROVIDER_STATES=true`` (the Pact message
 endpoint), ``COVENANT_FAULT=renamed-field`` (a broken variant for tests),
-``LOKI_URL`` (e.g. ``http://127.0.0.1:3100``: also push every log line to Loki).
+``LOKI_URL`` (e.g. ``http://127.0.0.1:3100``: also push every log line to Loki),
+with ``LOKI_TOKEN`` (bearer token) and ``LOKI_TENANT`` (``X-Scope-OrgID``) when
+that Loki asks for them.
 """
 
 from __future__ import annotations

@@ -92,6 +92,8 @@ class LokiPusher:
         max_attempts: int = 5,
         backoff: float = 0.25,
         max_backoff: float = 4.0,
+        token: str | None = None,
+        tenant: str | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -106,6 +108,12 @@ class LokiPusher:
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # A gateway's bearer token and the tenant of a multi-tenant Loki (auth_enabled).
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        if tenant:
+            self._headers["X-Scope-OrgID"] = tenant
         self._queue: queue.Queue[_Line | object] = queue.Queue(maxsize=max(1, max_queue))
         self._closing = threading.Event()
         self._deadline: float | None = None  # monotonic time by which close() gives up
@@ -218,7 +226,7 @@ class LokiPusher:
             self.push_url,
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers=self._headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -255,6 +263,10 @@ class LokiPusher:
 def start_from_env(registry: CollectorRegistry | None) -> LokiPusher | None:
     """Start pushing every log line to ``LOKI_URL`` when it is set; ``None`` otherwise.
 
+    ``LOKI_TOKEN`` (a bearer token, as a gateway in front of Loki asks for) and
+    ``LOKI_TENANT`` (sent as ``X-Scope-OrgID`` to a Loki with ``auth_enabled``)
+    are optional.
+
     A malformed ``LOKI_URL`` is reported on stderr and ignored: logs on stdout are
     the worker's primary output and Loki is an optional extra.
     """
@@ -262,7 +274,12 @@ def start_from_env(registry: CollectorRegistry | None) -> LokiPusher | None:
     if not url:
         return None
     try:
-        pusher = LokiPusher(url, LokiMetrics(registry))
+        pusher = LokiPusher(
+            url,
+            LokiMetrics(registry),
+            token=os.environ.get("LOKI_TOKEN", "").strip() or None,
+            tenant=os.environ.get("LOKI_TENANT", "").strip() or None,
+        )
     except ValueError as exc:
         sys.stderr.write(f"event-worker: {exc}; not pushing logs to Loki\n")
         return None
