@@ -1,124 +1,72 @@
 """What a check file says, as typed objects.
 
-A check sends one piece of synthetic traffic (a Kafka message or SQL
-statements) carrying a run id and a W3C ``traceparent``, then waits for each
-expected signal (a Prometheus condition or counter increase, a Loki line, an
-alert state, Grafana health, a database row) under one deadline.
+A check sends one piece of synthetic traffic (a Kafka message, SQL statements,
+or HTTP requests chained as steps; or nothing, to only watch) carrying a run id
+and a W3C ``traceparent``, then waits for each expected signal (a Prometheus
+condition or counter increase, a Loki line, an alert state, Grafana health, a
+database row) under one deadline.
 
 Templates: ``{{ run_id }}``, ``{{ trace_id }}``, ``{{ traceparent }}``,
 ``{{ event_id }}`` (a fresh UUID) and ``{{ now }}`` (RFC 3339, UTC) in traffic
-values, keys, headers and Loki filters; SQL reads the same names as
-``%(run_id)s`` parameters, so values never become SQL text.
+values, keys, headers and Loki filters, plus every value an earlier HTTP step
+captured (``capture: {eventId: $.eventId}`` -> ``{{ eventId }}``); SQL reads the
+same names as ``%(run_id)s`` parameters, so values never become SQL text.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from schedules._base import (
+    MAX_DURATION_S,
+    TEMPLATE_NAMES,
+    Duration,
+    KeyedValueError,
+    check_templates,
+    parse_duration,
+    render,
+    sql_parameter_names,
+    template_names,
+    unknown_names,
+)
+from schedules._base import Strict as _Strict
+from schedules._http_model import (
+    BodyCondition,
+    HttpStep,
+    Retry,
+    StepAssert,
+    templated_strings,
 )
 
 __all__ = [
+    "MAX_DURATION_S",
     "TEMPLATE_NAMES",
     "AlertExpectation",
+    "BodyCondition",
     "Check",
     "Expectation",
     "GrafanaExpectation",
+    "HttpStep",
+    "HttpTraffic",
     "KafkaTraffic",
+    "KeyedValueError",
     "LokiExpectation",
+    "NoTraffic",
     "PrometheusExpectation",
+    "Retry",
     "SqlExpectation",
     "SqlTraffic",
+    "StepAssert",
     "Traffic",
     "parse_duration",
+    "render",
 ]
 
-TEMPLATE_NAMES = ("run_id", "trace_id", "traceparent", "event_id", "now")
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-#: Longest duration a check file may give (interval, jitter, deadline, windows): 7 days.
-MAX_DURATION_S = 7 * 24 * 3600.0
+_check_templates = check_templates
 #: A Kafka topic name, as Kafka itself allows them.
 _TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
-
-
-class KeyedValueError(ValueError):
-    """A rule across several keys that names the key it blames (``key``, relative
-    to the model that raised it), so the error points at a line of the file."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key: tuple[str, ...] = (key,)
-
-
-def parse_duration(value: Any) -> float:
-    """``90s``, ``1m30s``, ``500ms`` or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("must be a duration such as 30s, 1m or 500ms")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _DURATION.match(value.strip()):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(value.strip()))
-    elif isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    else:
-        raise ValueError("must be a duration such as 30s, 1m or 500ms")
-    if not math.isfinite(seconds):
-        raise ValueError("must be a finite duration such as 30s, 1m or 500ms")
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    if seconds > MAX_DURATION_S:
-        raise ValueError(f"must be at most {MAX_DURATION_S / 86400:g} days")
-    return seconds
-
-
-Duration = Annotated[float, Field(ge=0)]
-
-
-def _check_templates(text: str) -> str:
-    if "{{" in _TEMPLATE.sub("", text):
-        raise ValueError(
-            "malformed template: write {{ name }} with a name of " + ", ".join(TEMPLATE_NAMES)
-        )
-    unknown = sorted({n for n in _TEMPLATE.findall(text) if n not in TEMPLATE_NAMES})
-    if unknown:
-        raise ValueError(
-            f"unknown template name(s) {', '.join(unknown)}; known: {', '.join(TEMPLATE_NAMES)}"
-        )
-    return text
-
-
-def render(text: str, values: dict[str, str]) -> str:
-    """Replace ``{{ name }}`` with its value (names were checked when loading)."""
-    return _TEMPLATE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_flag_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic reads true as 1; "window_before: true" is a mistake, not 1 s.
-        numbers = (int, float, int | None, float | None)
-        if (
-            isinstance(value, bool)
-            and info.field_name is not None
-            and cls.model_fields[info.field_name].annotation in numbers
-        ):
-            raise ValueError("must be a number, not true or false")
-        return value
 
 
 # -- traffic ------------------------------------------------------------------------
@@ -153,23 +101,72 @@ class SqlTraffic(_Strict):
     statements: tuple[str, ...] = Field(min_length=1)
 
 
+class NoTraffic(_Strict):
+    """``traffic: none``: the check sends nothing and only watches (for example that
+    an alert a drill made fire has resolved)."""
+
+    kind: Literal["none"] = "none"
+
+
+class HttpTraffic(_Strict):
+    """``traffic: {http: STEP}`` (one request) or ``traffic: {steps: [STEP, ...]}``:
+    requests sent in order, each step's captures feeding the later steps and the
+    expectations. The run's ``traceparent`` and ``covenant-run-id`` go with every one."""
+
+    kind: Literal["http"] = "http"
+    steps: tuple[HttpStep, ...] = Field(min_length=1, max_length=50)
+
+
 class Traffic(_Strict):
-    """Exactly one of ``kafka`` or ``sql``."""
+    """Exactly one of ``kafka``, ``sql``, ``http``, ``steps`` or ``none``."""
 
     kafka: KafkaTraffic | None = None
     sql: SqlTraffic | None = None
+    http: HttpStep | None = None
+    steps: tuple[HttpStep, ...] | None = Field(default=None, min_length=1, max_length=50)
+    none: bool | None = Field(default=None, description="true: send nothing, only watch.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_shorthand(cls, value: Any) -> Any:
+        # ``traffic: none`` reads as {none: true}
+        return {"none": True} if value == "none" else value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Traffic:
-        if (self.kafka is None) == (self.sql is None):
-            raise ValueError("give exactly one of kafka or sql")
+        given = [k for k in ("kafka", "sql", "http", "steps") if getattr(self, k) is not None]
+        if self.none is False:
+            raise KeyedValueError("none", "none: false means nothing; give the traffic instead")
+        if self.none:
+            given.append("none")
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of kafka, sql, http, steps or none"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         return self
 
     @property
-    def step(self) -> KafkaTraffic | SqlTraffic:
-        step = self.kafka or self.sql
-        assert step is not None
-        return step
+    def http_steps(self) -> tuple[HttpStep, ...]:
+        """The HTTP steps, in order (empty for Kafka, SQL or no traffic)."""
+        if self.http is not None:
+            return (self.http,)
+        return self.steps or ()
+
+    @property
+    def step_key(self) -> str:
+        """The key the HTTP steps sit under in the file: ``http`` or ``steps``."""
+        return "http" if self.http is not None else "steps"
+
+    @property
+    def step(self) -> KafkaTraffic | SqlTraffic | HttpTraffic | NoTraffic:
+        if self.kafka is not None:
+            return self.kafka
+        if self.sql is not None:
+            return self.sql
+        if self.http_steps:
+            return HttpTraffic(steps=self.http_steps)
+        return NoTraffic()
 
 
 # -- expectations ---------------------------------------------------------------------
@@ -213,7 +210,8 @@ class LokiExpectation(_Strict):
     @field_validator("contains")
     @classmethod
     def _templates(cls, value: str) -> str:
-        return _check_templates(value)
+        template_names(value)  # the names are checked by the check (captures count)
+        return value
 
 
 class AlertExpectation(_Strict):
@@ -337,7 +335,47 @@ class Check(_Strict):
             )
         if self.interval is not None and self.deadline > self.interval:
             raise KeyedValueError("deadline", "deadline must not exceed the interval")
+        self._check_steps_and_names()
         return self
+
+    def _check_steps_and_names(self) -> None:
+        """Names used in templates must be the run's or an earlier step's capture;
+        step and expectation names share one namespace (a run stores each once)."""
+        known = set(TEMPLATE_NAMES)
+        key = self.traffic.step_key
+        single = self.traffic.http is not None
+        seen_names: dict[str, str] = {}
+        for index, step in enumerate(self.traffic.http_steps):
+            base: tuple[str | int, ...] = ("traffic", key) if single else ("traffic", key, index)
+            if step.name in seen_names:
+                raise KeyedValueError((*base, "name"), f"step name '{step.name}' is used twice")
+            seen_names[step.name] = "step"
+            for path, text in templated_strings(step):
+                problem = unknown_names(template_names(text), known)
+                if problem:
+                    raise KeyedValueError((*base, *path), problem)
+            known |= set(step.capture)
+        for index, expectation in enumerate(self.expect):
+            if seen_names.get(expectation.name) == "step":
+                raise KeyedValueError(
+                    ("expect", index, "name"),
+                    f"'{expectation.name}' is already the name of a step",
+                )
+            if expectation.loki is not None:
+                problem = unknown_names(template_names(expectation.loki.contains), known)
+                if problem:
+                    raise KeyedValueError(("expect", index, "loki", "contains"), problem)
+            if expectation.sql is not None:
+                problem = unknown_names(sql_parameter_names(expectation.sql.query), known)
+                if problem:
+                    raise KeyedValueError(
+                        ("expect", index, "sql", "query"), problem.replace("template", "parameter")
+                    )
+
+    @property
+    def captures(self) -> tuple[str, ...]:
+        """Every name the HTTP steps capture, in order."""
+        return tuple(name for step in self.traffic.http_steps for name in step.capture)
 
     @property
     def scheduled(self) -> bool:

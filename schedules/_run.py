@@ -1,4 +1,5 @@
-"""One run of a check: new run id, traffic out, every expectation polled at once.
+"""One run of a check: new run id, traffic out (HTTP steps in order), every
+expectation polled at once.
 
 Each expectation ends ``seen`` (with the seconds from send to first seen),
 ``not_seen`` (nothing within the deadline; the detail says whether the signal
@@ -22,28 +23,19 @@ from typing import Any, Literal
 import httpx
 
 from covenant.kernel.tls import default_ssl_context
+from schedules._http_traffic import JourneyResult, run_steps
 from schedules._model import Check, Expectation
 from schedules._probes import Engines, Probe, ProbeError, make_probe
+from schedules._results import ExpectationResult, Outcome
 from schedules._traffic import TrafficError, send_kafka, send_sql
 
 __all__ = ["CheckRun", "ExpectationResult", "new_run_values", "run_check"]
 
-Outcome = Literal["seen", "not_seen", "error"]
 Result = Literal["pass", "fail", "error"]
 
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 2.0
 BACKOFF = 1.5
-
-
-@dataclass
-class ExpectationResult:
-    name: str
-    kind: str
-    outcome: Outcome
-    latency_s: float | None = None  # send -> first seen
-    detail: str = ""
-    polls: int = 0
 
 
 @dataclass
@@ -168,11 +160,22 @@ async def run_check(
             return _ended(run, "error", f"before sending: {exc}", check, "could not prepare")
         sent_at = time.monotonic()
         run.sent_at = datetime.now(UTC)
-        try:
-            await _send(check, engines, values)
-        except TrafficError as exc:
-            return _ended(run, "error", str(exc), check, "traffic not sent")
         deadline_at = sent_at + check.deadline
+        steps: list[ExpectationResult] = []
+        if check.traffic.http_steps:
+            journey = await run_steps(
+                check.traffic.http_steps, engines, values, client, deadline_at, on_result
+            )
+            steps = journey.steps
+            if journey.stopped_at is not None:
+                return _stopped(run, journey, check)
+            for _, probe in probes:
+                probe.values.update(journey.captured)
+        else:
+            try:
+                await _send(check, engines, values)
+            except TrafficError as exc:
+                return _ended(run, "error", str(exc), check, "traffic not sent")
 
         async def watch(expectation: Expectation, probe: Probe) -> ExpectationResult:
             found = await _watch(probe, client, sent_at, deadline_at, expectation)
@@ -181,7 +184,8 @@ async def run_check(
             return found
 
         try:
-            run.expectations = list(await asyncio.gather(*(watch(e, p) for e, p in probes)))
+            found = list(await asyncio.gather(*(watch(e, p) for e, p in probes)))
+            run.expectations = steps + found
         finally:
             for _, probe in probes:
                 with contextlib.suppress(Exception):
@@ -201,6 +205,7 @@ async def run_check(
 
 
 async def _send(check: Check, engines: Engines, values: dict[str, str]) -> None:
+    """Kafka or SQL traffic (``traffic: none`` sends nothing)."""
     kafka, sql = check.traffic.kafka, check.traffic.sql
     if kafka is not None:
         if not engines.kafka:
@@ -211,6 +216,25 @@ async def _send(check: Check, engines: Engines, values: dict[str, str]) -> None:
         if not url:
             raise TrafficError(f"no database connection named '{sql.connection}'")
         await send_sql(sql, values, url)
+
+
+def _stopped(run: CheckRun, journey: JourneyResult, check: Check) -> CheckRun:
+    """A step did not pass: the expectations are not polled (what they watch was
+    never caused); an error step makes the run an error, a failed one a failure."""
+    stopped = journey.stopped_at
+    assert stopped is not None
+    outcome: Outcome = "error" if stopped.outcome == "error" else "not_seen"
+    why = f"not polled: step '{stopped.name}' did not pass"
+    run.expectations = [
+        *journey.steps,
+        *(ExpectationResult(e.name, e.kind, outcome, detail=why) for e in check.expect),
+    ]
+    if outcome == "error":
+        run.result, run.error = "error", f"{stopped.name}: {stopped.detail}"
+    else:
+        run.result = "fail"
+    run.finished_at = datetime.now(UTC)
+    return run
 
 
 def _ended(run: CheckRun, result: Result, error: str, check: Check, why: str) -> CheckRun:

@@ -16,10 +16,11 @@ from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
     from covenant.kernel.config import CovenantConfig
-    from schedules import ExpectationResult, LoadedCheck
+    from schedules import Check, ExpectationResult, LoadedCheck
 
 app = typer.Typer(
-    help="Synthetic checks: send Kafka or SQL traffic, confirm metrics, logs and alerts appear.",
+    help="Synthetic checks: send Kafka, SQL or HTTP traffic (multi-step journeys), confirm"
+    " metrics, logs and alerts appear.",
     no_args_is_help=True,
 )
 
@@ -85,8 +86,7 @@ def list_checks(ctx: typer.Context, directory: DirOption = None) -> None:
             schedule += f" ±{check.jitter:g}s"
         if not check.enabled:
             schedule += " (disabled)"
-        step = check.traffic.step
-        traffic = f"kafka {step.topic}" if step.kind == "kafka" else f"sql {step.connection}"
+        traffic = describe_traffic(check)
         table.add_row(
             escape(check.name),
             escape(schedule),
@@ -98,11 +98,31 @@ def list_checks(ctx: typer.Context, directory: DirOption = None) -> None:
     out.print(table)
 
 
+def describe_traffic(check: Check) -> str:
+    """One line: ``kafka TOPIC``, ``sql CONNECTION``, ``http 3 steps: a, b, c`` or ``none``."""
+    traffic = check.traffic
+    if traffic.kafka is not None:
+        return f"kafka {traffic.kafka.topic}"
+    if traffic.sql is not None:
+        return f"sql {traffic.sql.connection}"
+    steps = traffic.http_steps
+    if steps:
+        names = ", ".join(step.name for step in steps)
+        return f"http {len(steps)} step{'s' if len(steps) > 1 else ''}: {names}"
+    return "none (watch only)"
+
+
+#: How a step's outcome reads (a step passes or fails; a signal is seen or not).
+_STEP_WORD = {"seen": "passed", "not_seen": "failed", "error": "error"}
+
+
 def print_expectation(result: ExpectationResult) -> None:
-    latency = f"{result.latency_s:.2f}s" if result.latency_s is not None else "-"
+    """One line per HTTP step and per expectation, as each ends."""
+    latency = f"{result.latency_s:.3f}s" if result.latency_s is not None else "-"
     style = _STYLE[result.outcome]
+    word = _STEP_WORD[result.outcome] if result.kind == "http" else result.outcome
     out.print(
-        f"  [{style}]{escape(result.outcome):9}[/] {escape(result.kind)}:{escape(result.name)}"
+        f"  [{style}]{escape(word):9}[/] {escape(result.kind)}:{escape(result.name)}"
         f"  {latency}  {escape(result.detail)}",
         soft_wrap=True,
     )
@@ -118,10 +138,11 @@ def run(
         bool, typer.Option("--store/--no-store", help="Record the run in PostgreSQL.")
     ] = True,
 ) -> None:
-    """Run one check now: send its traffic, then print each expectation's outcome and
-    latency as it ends.
+    """Run one check now: send its traffic (each HTTP step printed with its status
+    and latency as it ends), then print each expectation's outcome and latency.
 
-    Exit codes: 0 pass, 1 fail (a signal not seen within the deadline), 3 error
+    Exit codes: 0 pass, 1 fail (a step's assertion did not hold, or a signal not
+    seen within the deadline), 3 error
     (Covenant could not send or ask: an engine unreachable, 5xx, auth refused),
     2 invalid check files or unknown check.
     """

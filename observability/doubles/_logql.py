@@ -9,7 +9,8 @@ Supported (LogQL reference, https://grafana.com/docs/loki/latest/query/):
   chained in any number;
 * ``| json`` without parameters, flattening nested keys with ``_`` as Loki does,
   ``| logfmt`` without parameters (pkg/logql/log/parser.go ``LogfmtParser``), and
-  string label filters after them (``| name="v"``, ``!=``, ``=~``, ``!~``);
+  string label filters after them (``| name="v"``, ``!=``, ``=~``, ``!~``) and
+  ``| line_format`` with ``{{.label}}`` fields;
 * metric queries ``count_over_time``, ``rate``, ``bytes_over_time`` and ``bytes_rate``
   over ``<log query>[<duration>]``, optionally wrapped (also nested) in ``sum``,
   ``count``, ``min``, ``max`` or ``avg`` with ``by (...)`` / ``without (...)``.
@@ -34,6 +35,7 @@ __all__ = [
     "LabelFilter",
     "LabelMatcher",
     "LineFilter",
+    "LineFormatStage",
     "LogQLParseError",
     "LogQuery",
     "LogfmtStage",
@@ -48,7 +50,7 @@ __all__ = [
 RANGE_FUNCTIONS = frozenset({"count_over_time", "rate", "bytes_over_time", "bytes_rate"})
 VECTOR_OPERATIONS = frozenset({"sum", "count", "min", "max", "avg"})
 _UNSUPPORTED_STAGES = frozenset(
-    {"regexp", "pattern", "unpack", "line_format", "label_format", "drop", "keep"}
+    {"regexp", "pattern", "unpack", "label_format", "drop", "keep"}
     | {"unwrap", "decolorize", "distinct"}
 )
 _LABEL_NAME_INVALID = re.compile(r"[^a-zA-Z0-9_]")
@@ -174,12 +176,34 @@ class LogfmtStage:
             labels[name] = value
 
 
+_TEMPLATE_FIELD = re.compile(r"\{\{-?\s*\.([a-zA-Z_][a-zA-Z0-9_]*)\s*-?\}\}")
+
+
+@dataclass(frozen=True)
+class LineFormatStage:
+    """``| line_format "{{.name}}"``: rewrites the line from a Go text/template
+    (pkg/logql/log/fmt.go ``LineFormatter``), executed over the labels as a
+    ``map[string]string``, so a missing label renders empty. Only ``{{.label}}`` fields
+    are supported."""
+
+    template: str
+
+    def __post_init__(self) -> None:
+        if "{{" in _TEMPLATE_FIELD.sub("", self.template):
+            raise LogQLParseError(
+                "the Loki double supports only {{.label}} fields in line_format templates"
+            )
+
+    def render(self, labels: Mapping[str, str]) -> str:
+        return _TEMPLATE_FIELD.sub(lambda m: labels.get(m.group(1), ""), self.template)
+
+
 @dataclass(frozen=True)
 class LabelFilter:
     matcher: LabelMatcher
 
 
-Stage = LineFilter | JsonStage | LogfmtStage | LabelFilter
+Stage = LineFilter | JsonStage | LogfmtStage | LineFormatStage | LabelFilter
 
 
 @dataclass(frozen=True)
@@ -190,8 +214,8 @@ class LogQuery:
     def selects(self, labels: Mapping[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
-    def process(self, labels: Mapping[str, str], line: str) -> dict[str, str] | None:
-        """The entry's labels after the pipeline, or None when a stage drops it."""
+    def process(self, labels: Mapping[str, str], line: str) -> tuple[dict[str, str], str] | None:
+        """The entry's labels and line after the pipeline, or None when a stage drops it."""
         current = dict(labels)
         for stage in self.stages:
             if isinstance(stage, LineFilter):
@@ -199,9 +223,11 @@ class LogQuery:
                     return None
             elif isinstance(stage, JsonStage | LogfmtStage):
                 stage.extract(current, line)
+            elif isinstance(stage, LineFormatStage):
+                line = stage.render(current)
             elif not stage.matcher.matches(current):
                 return None
-        return current
+        return current, line
 
 
 @dataclass(frozen=True)
@@ -311,6 +337,8 @@ class _Parser:
             if self.at("ident"):
                 raise LogQLParseError("the Loki double supports only `| json` without parameters")
             return JsonStage()
+        if token.text == "line_format":
+            return LineFormatStage(self.expect("string").text)
         if token.text == "logfmt":
             if self.at("ident") or self.at("op", "-"):
                 raise LogQLParseError("the Loki double supports only `| logfmt` without parameters")

@@ -111,13 +111,15 @@ class LogStore:
             if not query.selects(labels):
                 continue
             seen: set[tuple[int, str]] = set()
-            for ts, line, _metadata in entries:
+            for ts, line, metadata in entries:
                 if not start_ns <= ts < end_ns or (ts, line) in seen:
                     continue
                 seen.add((ts, line))
-                processed = query.process(labels, line)
+                # Loki 3 answers structured metadata merged into the stream's labels
+                # (without the X-Loki-Response-Encoding-Flags: categorize-labels header).
+                processed = query.process({**labels, **metadata}, line)
                 if processed is not None:
-                    found.append((processed, ts, line))
+                    found.append((processed[0], ts, processed[1]))
         return found
 
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from covenant.kernel.config import CovenantConfig
-from covenant.kernel.endpoints import Endpoint, resolve_endpoints
+from covenant.kernel.endpoints import Credentials, Endpoint, resolve_endpoints, stack_credentials
 from covenant.kernel.postgres import create_database
 from covenant.kernel.stackstate import load_state
 from covenant.stack._ports import free_port
@@ -58,6 +58,13 @@ class RunningStack:
     def url(self, engine: str) -> str:
         """Address of an engine or reference service, as recorded by the stack."""
         return load_state(self.state_dir).engines[engine].url
+
+    def credentials(self, engine: str) -> Credentials:
+        """What the stack's engine demands (it generated them at its start)."""
+        return stack_credentials(load_state(self.state_dir).engines[engine])
+
+    def headers(self, engine: str) -> dict[str, str]:
+        return self.credentials(engine).http_headers()
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,12 @@ def test_prometheus_scrapes_the_exporter_and_answers_promql(stack: RunningStack)
     prometheus = stack.url("prometheus")
 
     def pg_up() -> list[dict[str, object]] | None:
-        response = httpx.get(f"{prometheus}/api/v1/query", params={"query": "pg_up"}, timeout=5)
+        response = httpx.get(
+            f"{prometheus}/api/v1/query",
+            params={"query": "pg_up"},
+            headers=stack.headers("prometheus"),
+            timeout=5,
+        )
         response.raise_for_status()
         result: list[dict[str, object]] = response.json()["data"]["result"]
         return result or None
@@ -86,7 +91,9 @@ def test_prometheus_scrapes_the_exporter_and_answers_promql(stack: RunningStack)
     labels = result[0]["metric"]
     assert labels["job"] == "postgres"  # type: ignore[index]
 
-    targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    targets = httpx.get(
+        f"{prometheus}/api/v1/targets", headers=stack.headers("prometheus"), timeout=5
+    ).json()["data"]["activeTargets"]
     exporter = [t for t in targets if t["labels"]["job"] == "postgres"]
     assert exporter and exporter[0]["health"] in ("up", "unknown")
 
@@ -101,12 +108,16 @@ def test_alertmanager_accepts_an_alert_and_lists_it(stack: RunningStack) -> None
         "startsAt": now.isoformat(),
         "endsAt": (now + timedelta(minutes=5)).isoformat(),
     }
-    posted = httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=5)
+    headers = stack.headers("alertmanager")
+    posted = httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], headers=headers, timeout=5)
     assert posted.status_code == 200, posted.text
 
     def listed() -> list[dict[str, object]] | None:
         alerts = httpx.get(
-            f"{alertmanager}/api/v2/alerts", params={"filter": f'alertname="{name}"'}, timeout=5
+            f"{alertmanager}/api/v2/alerts",
+            params={"filter": f'alertname="{name}"'},
+            headers=headers,
+            timeout=5,
         ).json()
         return alerts or None
 
@@ -123,6 +134,7 @@ def test_prometheus_rule_alert_reaches_alertmanager(stack: RunningStack) -> None
         alerts = httpx.get(
             f"{alertmanager}/api/v2/alerts",
             params={"filter": 'alertname="CovenantDrillAlwaysFiring"'},
+            headers=stack.headers("alertmanager"),
             timeout=5,
         ).json()
         return alerts or None

@@ -212,7 +212,9 @@ def push_loki_line(stack: RunningStack, text: str) -> None:
             {"stream": {"service": "covenant-drill"}, "values": [[str(time.time_ns()), text]]}
         ]
     }
-    response = httpx.post(stack.url("loki") + "/loki/api/v1/push", json=body, timeout=5)
+    response = httpx.post(
+        stack.url("loki") + "/loki/api/v1/push", json=body, headers=stack.headers("loki"), timeout=5
+    )
     assert response.status_code == 204, response.text
 
 

@@ -509,3 +509,24 @@ def test_logfmt_stage_and_label_filter(client: TestClient) -> None:
     ]
     broken = query_range(client, '{app="lf"} | logfmt | __error__="LogfmtParserErr"')["result"]
     assert [v[1] for s in broken for v in s["values"]] == ['level="unterminated']
+
+
+def test_line_format_and_structured_metadata_labels(client: TestClient) -> None:
+    now = time.time_ns()
+    body = {
+        "streams": [
+            {
+                "stream": {"app": "fmt"},
+                "values": [[str(now), 'level=warn msg="slow"', {"trace_id": "t9"}]],
+            }
+        ]
+    }
+    assert client.post("/loki/api/v1/push", json=body).status_code == 204
+    result = query_range(
+        client,
+        '{app="fmt"} | logfmt | line_format "{{.level}}: {{ .msg }} ({{.trace_id}}){{.none}}"',
+    )["result"]
+    assert [v[1] for v in result[0]["values"]] == ["warn: slow (t9)"]
+    assert result[0]["stream"]["trace_id"] == "t9"
+    with pytest.raises(LogQLParseError):
+        parse('{app="fmt"} | line_format "{{ if .a }}x{{ end }}"')
