@@ -168,7 +168,7 @@ async def run_check(
             )
             steps = journey.steps
             if journey.stopped_at is not None:
-                return _stopped(run, journey, check)
+                return _stopped(run, journey, check, on_result)
             for _, probe in probes:
                 probe.values.update(journey.captured)
         else:
@@ -218,17 +218,23 @@ async def _send(check: Check, engines: Engines, values: dict[str, str]) -> None:
         await send_sql(sql, values, url)
 
 
-def _stopped(run: CheckRun, journey: JourneyResult, check: Check) -> CheckRun:
+def _stopped(
+    run: CheckRun,
+    journey: JourneyResult,
+    check: Check,
+    on_result: Callable[[ExpectationResult], None] | None,
+) -> CheckRun:
     """A step did not pass: the expectations are not polled (what they watch was
     never caused); an error step makes the run an error, a failed one a failure."""
     stopped = journey.stopped_at
     assert stopped is not None
     outcome: Outcome = "error" if stopped.outcome == "error" else "not_seen"
     why = f"not polled: step '{stopped.name}' did not pass"
-    run.expectations = [
-        *journey.steps,
-        *(ExpectationResult(e.name, e.kind, outcome, detail=why) for e in check.expect),
-    ]
+    unpolled = [ExpectationResult(e.name, e.kind, outcome, detail=why) for e in check.expect]
+    for result in unpolled:
+        if on_result is not None:
+            on_result(result)
+    run.expectations = [*journey.steps, *unpolled]
     if outcome == "error":
         run.result, run.error = "error", f"{stopped.name}: {stopped.detail}"
     else:
