@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
 import time
@@ -23,7 +24,15 @@ import httpx
 from observability.doubles._common import format_prom_duration, parse_prom_duration
 from observability.doubles._grafana_credentials import upstream_headers
 
-__all__ = ["QueryRequestError", "check_health", "parse_grafana_time", "run_queries"]
+__all__ = [
+    "QueryRequestError",
+    "check_health",
+    "parse_grafana_time",
+    "public_error_body",
+    "run_queries",
+]
+
+_log = logging.getLogger(__name__)
 
 _RELATIVE = re.compile(r"^now(?:([+-])(\d+)([smhdwMy]))?$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2592000, "y": 31536000}
@@ -44,13 +53,31 @@ _HEALTH_ERRORS = {
 }
 
 
-class QueryRequestError(ValueError):
-    """A ds/query body Grafana refuses as a whole."""
+# Data source types whose plugin has no backend: Grafana cannot check their health
+# (public/app/plugins/datasource/alertmanager/plugin.json declares no "backend").
+_FRONTEND_ONLY = frozenset({"alertmanager"})
 
-    def __init__(self, message: str, status: int = 400) -> None:
+
+def public_error_body(status: int, message_id: str, message: str) -> dict[str, Any]:
+    """An errutil public error as Grafana writes it (``pkg/apimachinery/errutil``
+    ``Error.Public``, written by ``pkg/api/response`` ``Err``/``ErrOrFallback``)."""
+    return {"message": message, "messageId": message_id, "statusCode": status, "traceID": ""}
+
+
+class QueryRequestError(ValueError):
+    """A ds/query body Grafana refuses as a whole: ``{"message": ...}``, or an errutil
+    public error when ``message_id`` is set."""
+
+    def __init__(self, message: str, status: int = 400, message_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.message_id = message_id
+
+    def body(self) -> dict[str, Any]:
+        if self.message_id:
+            return public_error_body(self.status, self.message_id, self.message)
+        return {"message": self.message}
 
 
 def parse_grafana_time(value: object, now_ms: int) -> int:
@@ -67,12 +94,21 @@ def parse_grafana_time(value: object, now_ms: int) -> int:
 
 
 async def check_health(datasource: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """The backend health check of a data source, with its credentials; Grafana's payload.
-    A type without a backend plugin (alertmanager is frontend-only) is 404
-    "Plugin not found" (pkg/api/plugins.go translatePluginRequestErrorToAPIError)."""
+    """The backend health check of a data source, with its credentials; Grafana's payload
+    (``pkg/api/datasources.go`` checkDatasourceHealth): 200 ``status: OK``, or 400
+    ``status: ERROR`` when the check failed.
+
+    A type whose plugin has no backend (alertmanager) is 500 ``plugin.unavailable``
+    "Plugin unavailable": ``pkg/plugins`` ``Plugin.CheckHealth`` answers
+    ``ErrPluginUnavailable`` without a backend client, and ``pkg/api/plugins.go``
+    translatePluginRequestErrorToAPIError writes it with ``ErrOrFallback``. A type the
+    double has no plugin for at all is 404 ``plugin.notRegistered``, as Grafana answers
+    for a data source whose plugin is not installed."""
     kind = datasource["type"]
+    if kind in _FRONTEND_ONLY:
+        return 500, public_error_body(500, "plugin.unavailable", "Plugin unavailable")
     if kind not in _HEALTH:
-        return 404, {"message": "Plugin not found"}
+        return 404, public_error_body(404, "plugin.notRegistered", "Plugin not registered")
     path, ok_message = _HEALTH[kind]
     url = str(datasource["url"]).rstrip("/") + path
     headers = upstream_headers(datasource)
@@ -88,7 +124,12 @@ async def check_health(datasource: dict[str, Any]) -> tuple[int, dict[str, Any]]
     except httpx.HTTPError as exc:
         detail = f"{url}: {exc or type(exc).__name__}"
     message = _HEALTH_ERRORS[kind]
-    return 400, {"status": "ERROR", "message": message, "details": {"verboseMessage": detail}}
+    if kind == "prometheus":
+        # pkg/promlib/healthcheck.go getHealthCheckMessage: "<error> - <message>".
+        return 400, {"status": "ERROR", "message": f"{detail} - {message}"}
+    # pkg/tsdb/loki/healthcheck.go: a fixed message, the error only in the server log.
+    _log.warning("Loki health check failed for data source %s: %s", datasource["uid"], detail)
+    return 400, {"status": "ERROR", "message": message}
 
 
 def _number(value: str) -> float:
@@ -296,8 +337,12 @@ async def _one_query(
         else:
             response = await client.get(url, params=params, headers=headers)
     except httpx.HTTPError as exc:  # worded like Go's net/http errors, as Grafana shows them
-        method = "Post" if kind == "prometheus" else "Get"
-        return _error(f'{method} "{url}": {exc or type(exc).__name__}', 500)
+        if kind == "prometheus":
+            # pkg/promlib/querydata/request.go instantQuery/rangeQuery: a request that
+            # got no answer is status 502 (StatusBadGateway), with no frames.
+            failed = _error(f'Post "{url}": {exc or type(exc).__name__}', 502)
+            return {**failed, "frames": []}
+        return _error(f'Get "{url}": {exc or type(exc).__name__}', 500)
     try:
         body = response.json()
     except ValueError:
@@ -322,13 +367,15 @@ async def run_queries(
     body: object, datasources: list[dict[str, Any]]
 ) -> tuple[int, dict[str, Any]]:
     """Answer a ds/query body: HTTP 200 when every query succeeded, else 400 with the
-    per-query errors in ``results`` (Grafana's behaviour without multi-status)."""
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("queries"), list)
-        or not body["queries"]
-    ):
-        raise QueryRequestError("bad request data: queries must be a non-empty list")
+    per-query errors in ``results`` (Grafana's behaviour without multi-status).
+
+    ``pkg/api/ds_query.go`` QueryMetricsV2: a body that does not bind to a
+    ``dtos.MetricRequest`` is 400 "bad request data"; ``pkg/services/query`` refuses an
+    empty ``queries`` with ``ErrNoQueriesFound`` (400 ``query.noQueries``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("queries") or [], list):
+        raise QueryRequestError("bad request data")
+    if not body.get("queries"):
+        raise QueryRequestError("No queries found", 400, "query.noQueries")
     now_ms = int(time.time() * 1000)
     from_ms = parse_grafana_time(body.get("from", "now-1h"), now_ms)
     to_ms = parse_grafana_time(body.get("to", "now"), now_ms)

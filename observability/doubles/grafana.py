@@ -35,7 +35,12 @@ from observability.doubles._grafana_provisioning import (
     normalize_rule,
     slugify,
 )
-from observability.doubles._grafana_query import QueryRequestError, check_health, run_queries
+from observability.doubles._grafana_query import (
+    QueryRequestError,
+    check_health,
+    public_error_body,
+    run_queries,
+)
 
 __all__ = ["VERSION", "create_grafana_app"]
 
@@ -167,11 +172,10 @@ def create_grafana_app(
     async def datasource_health(uid: str) -> Response:
         """Grafana HTTP API: `GET /api/datasources/uid/:uid/health`
         (https://grafana.com/docs/grafana/latest/developers/http_api/data_source/#check-data-source-health).
-        An unknown uid is 500 "Unable to load datasource metadata" and a data source
-        whose plugin has no backend (alertmanager) 404 "Plugin not found", as
-        ``pkg/api/datasources.go`` CheckDatasourceHealthWithUID and
-        ``pkg/api/plugins.go`` translatePluginRequestErrorToAPIError answer. A failed
-        check is 400 with ``status: ERROR``; see ``check_health``."""
+        An unknown uid is 500 "Unable to load datasource metadata", as
+        ``pkg/api/datasources.go`` CheckDatasourceHealthWithUID answers; a data source
+        whose plugin has no backend (alertmanager) is 500 ``plugin.unavailable``. A
+        failed check is 400 with ``status: ERROR``; see ``check_health``."""
         found = datasource(uid)
         if found is None:
             return _message(500, "Unable to load datasource metadata")
@@ -220,11 +224,13 @@ def create_grafana_app(
         """Grafana HTTP API: `POST /api/ds/query`
         (https://grafana.com/docs/grafana/latest/developers/http_api/data_source/#query-a-data-source).
         PromQL is forwarded to Prometheus, LogQL to Loki; answers are data frames per
-        ``refId``; 400 with the per-query errors when one failed."""
+        ``refId``; 400 with the per-query errors when one failed. An empty body binds
+        to an empty request (``web.Bind`` ignores EOF): no queries."""
+        body = await json_body(request) if (await request.body()).strip() else {}
         try:
-            status, payload = await run_queries(await json_body(request), datasources)
+            status, payload = await run_queries(body, datasources)
         except QueryRequestError as exc:
-            return _message(exc.status, exc.message)
+            return JSONResponse(exc.body(), status_code=exc.status)
         return JSONResponse(payload, status_code=status)
 
     @app.get("/api/prometheus/grafana/api/v1/rules")
@@ -330,8 +336,7 @@ def create_grafana_app(
 
 def _public_error(status: int, message_id: str, message: str) -> JSONResponse:
     """An errutil public error as ``pkg/util/errhttp`` writes it."""
-    body = {"message": message, "messageId": message_id, "statusCode": status, "traceID": ""}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(public_error_body(status, message_id, message), status_code=status)
 
 
 def _folder_hit(uid: str, title: str) -> dict[str, Any]:

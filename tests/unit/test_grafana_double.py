@@ -3,6 +3,7 @@ frames, the alert rule provisioning API and rule evaluation, against a stub Prom
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from observability import assets
 from observability.doubles._grafana_provisioning import ProvisioningError
 from observability.doubles.grafana import create_grafana_app
+from tests.conftest import wait_until
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -135,6 +137,8 @@ groups:
             model:
               type: threshold
               expression: A
+              conditions:
+                - evaluator: {type: gt, params: [0]}
 """
 
 DASHBOARD = {"uid": "pipe", "title": "Covenant pipeline", "tags": ["covenant"], "panels": []}
@@ -175,9 +179,16 @@ def client(provisioning: Path, prometheus: StubServer, clock: Clock) -> Iterator
         dashboards_dir=provisioning / "dashboards",
         token=TOKEN,
         clock=clock,
+        evaluate_on_timer=False,  # the tests evaluate with evaluate(), at the fake clock
     )
     with TestClient(app, headers=AUTH) as test_client:
         yield test_client
+
+
+def evaluate(client: TestClient) -> None:
+    """One scheduler tick: every rule evaluated once, at the app's clock."""
+    app: Any = client.app
+    asyncio.run(app.state.alerting.evaluate_all())
 
 
 def test_health_is_open_and_the_rest_needs_the_token(client: TestClient) -> None:
@@ -188,10 +199,31 @@ def test_health_is_open_and_the_rest_needs_the_token(client: TestClient) -> None
         "database": "ok",
         "version": "11.x-double",
     }
-    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
-        refused = client.get("/api/datasources", headers=headers)
-        assert refused.status_code == 401
-        assert refused.json() == {"message": "Unauthorized"}
+    # Open whatever the token: served before authentication (pkg/api/http_server.go).
+    assert client.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 200
+    # pkg/services/authn: no credentials is authn's "auth.unauthorized"; a token that is
+    # not a valid key is the API key client's "api-key.invalid"; both errutil public
+    # errors.
+    missing = client.get("/api/datasources", headers={"Authorization": ""})
+    assert (missing.status_code, missing.json()) == (
+        401,
+        {
+            "message": "Unauthorized",
+            "messageId": "auth.unauthorized",
+            "statusCode": 401,
+            "traceID": "",
+        },
+    )
+    wrong = client.get("/api/datasources", headers={"Authorization": "Bearer wrong"})
+    assert (wrong.status_code, wrong.json()) == (
+        401,
+        {
+            "message": "Invalid API key",
+            "messageId": "api-key.invalid",
+            "statusCode": 401,
+            "traceID": "",
+        },
+    )
     assert client.get("/api/datasources").status_code == 200
 
 
@@ -215,23 +247,63 @@ def test_datasources_are_provisioned_with_env_and_url_overrides(
 
 def test_datasource_health_probes_the_backend(provisioning: Path, prometheus: StubServer) -> None:
     app = create_grafana_app(
-        prometheus_url=prometheus.url, loki_url=unreachable_url(), provisioning_dir=provisioning
+        prometheus_url=prometheus.url,
+        loki_url=unreachable_url(),
+        alertmanager_url=unreachable_url(),
+        provisioning_dir=provisioning,
+        evaluate_on_timer=False,
+    )
+    prometheus.routes["/api/v1/query"] = (
+        200,
+        {"status": "success", "data": {"resultType": "scalar", "result": [4, "2"]}},
     )
     with TestClient(app) as client:
+        # pkg/promlib/healthcheck.go: an instant query of 1+1, with the data source's
+        # credentials and method (POST).
         ok = client.get("/api/datasources/uid/prom/health")
         assert ok.status_code == 200
         assert ok.json() == {"status": "OK", "message": "Successfully queried the Prometheus API."}
-        assert ("GET", "/-/ready", {}) in prometheus.requests
+        assert prometheus.requests == [("POST", "/api/v1/query", {"query": ["1+1"]})]
 
+        # pkg/tsdb/loki/healthcheck.go: a fixed message, the cause only in the log.
         down = client.get("/api/datasources/uid/logs/health")
-        assert down.status_code == 400
-        assert down.json()["status"] == "ERROR"
-        assert "Unable to connect with Loki" in down.json()["message"]
+        assert (down.status_code, down.json()) == (
+            400,
+            {
+                "status": "ERROR",
+                "message": "Unable to connect with Loki. Please check the server logs for more "
+                "details.",
+            },
+        )
 
-        prometheus.routes["/-/ready"] = (503, "Service Unavailable")
+        # getHealthCheckMessage: "<error> - <message>".
+        prometheus.routes["/api/v1/query"] = (503, "Service Unavailable")
         not_ready = client.get("/api/datasources/uid/prom/health")
         assert not_ready.status_code == 400
-        assert "HTTP 503" in not_ready.json()["details"]["verboseMessage"]
+        assert set(not_ready.json()) == {"status", "message"}
+        assert not_ready.json()["status"] == "ERROR"
+        message = not_ready.json()["message"]
+        assert message.endswith(" - There was an error returned querying the Prometheus API.")
+        assert "/api/v1/query: HTTP 503: Service Unavailable" in message
+
+        # The alertmanager plugin has no backend: Plugin.CheckHealth is
+        # ErrPluginUnavailable, written as an errutil public error.
+        frontend_only = client.get("/api/datasources/uid/alertmanager/health")
+        assert (frontend_only.status_code, frontend_only.json()) == (
+            500,
+            {
+                "message": "Plugin unavailable",
+                "messageId": "plugin.unavailable",
+                "statusCode": 500,
+                "traceID": "",
+            },
+        )
+        # pkg/api/datasources.go CheckDatasourceHealthWithUID: no such data source.
+        unknown = client.get("/api/datasources/uid/nope/health")
+        assert (unknown.status_code, unknown.json()) == (
+            500,
+            {"message": "Unable to load datasource metadata"},
+        )
 
 
 def test_search_and_dashboard_by_uid(client: TestClient) -> None:
@@ -480,22 +552,56 @@ def rule_entry(client: TestClient) -> dict[str, Any]:
     return dict(rule)
 
 
+NEVER = "0001-01-01T00:00:00Z"  # Go's zero time: a rule not evaluated yet
+
+
 def test_rule_evaluation_goes_pending_then_firing(
     client: TestClient, prometheus: StubServer, clock: Clock
 ) -> None:
+    # schedule.go: rules are evaluated on the scheduler's ticks, never on read.
+    before = rule_entry(client)
+    assert (before["state"], before["health"], before["lastEvaluation"]) == (
+        "inactive",
+        "ok",
+        NEVER,
+    )
+    assert prometheus.requests == []
+
+    # eval.go: a query without series makes the evaluation NoData, labelled with the
+    # query; noDataState NoData (the file provisioning default) keeps it as such.
     prometheus.routes["/api/v1/query"] = (
         200,
         {"status": "success", "data": {"resultType": "vector", "result": []}},
     )
-    quiet = rule_entry(client)
-    assert (quiet["state"], quiet["health"], quiet["duration"]) == ("inactive", "ok", 300)
-    assert "alerts" not in quiet
+    evaluate(client)
     method, path, params = prometheus.requests[-1]
     assert (method, path, params["query"]) == ("POST", "/api/v1/query", ['up{job="worker"} == 0'])
+    quiet = rule_entry(client)
+    assert (quiet["state"], quiet["health"], quiet["duration"]) == ("inactive", "nodata", 300)
+    assert quiet["lastEvaluation"] == "2023-11-14T22:13:20.000Z"
+    (no_data,) = quiet["alerts"]
+    assert no_data["state"] == "NoData"
+    assert no_data["labels"] == {
+        "datasource_uid": "prom",
+        "ref_id": "A",
+        "severity": "critical",
+        "alertname": "Worker down",
+        "grafana_folder": "Covenant alerts",
+    }
+    # state/compat.go: a NoData state goes to the Alertmanager as DatasourceNoData.
+    (am_no_data,) = client.get("/api/alertmanager/grafana/api/v2/alerts").json()
+    assert (am_no_data["labels"]["alertname"], am_no_data["labels"]["rulename"]) == (
+        "DatasourceNoData",
+        "Worker down",
+    )
 
+    # Two intervals later the series is back: it goes Pending for `for` (5m), and the
+    # NoData instance, not evaluated for 2 intervals, is stale and removed.
+    clock.now += 60
     prometheus.routes["/api/v1/query"] = worker_down("1")
+    evaluate(client)
     pending = rule_entry(client)
-    assert pending["state"] == "pending"
+    assert (pending["state"], pending["health"]) == ("pending", "ok")
     (alert,) = pending["alerts"]
     assert alert["state"] == "Pending"
     assert alert["value"] == "1e+00"
@@ -510,8 +616,10 @@ def test_rule_evaluation_goes_pending_then_firing(
     assert client.get("/api/alertmanager/grafana/api/v2/alerts").json() == []
 
     clock.now += 299
+    evaluate(client)
     assert rule_entry(client)["state"] == "pending"
     clock.now += 1
+    evaluate(client)
     firing = rule_entry(client)
     assert firing["state"] == "firing"
     assert firing["alerts"][0]["state"] == "Alerting"
@@ -534,7 +642,8 @@ def test_rule_evaluation_goes_pending_then_firing(
     }
     assert am_alert["status"] == {"inhibitedBy": [], "silencedBy": [], "state": "active"}
     assert am_alert["labels"]["__alert_rule_uid__"] == "worker-down"
-    assert am_alert["startsAt"] == "2023-11-14T22:18:20.000Z"
+    # Alerting starts anew when the pending period is over: t0 + 60 s + 5 min.
+    assert am_alert["startsAt"] == "2023-11-14T22:19:20.000Z"
     assert len(am_alert["fingerprint"]) == 16
     assert am_alert["generatorURL"].endswith("/alerting/grafana/worker-down/view?orgId=1")
     matched = client.get(
@@ -546,8 +655,11 @@ def test_rule_evaluation_goes_pending_then_firing(
     )
     assert unmatched.json() == []
 
+    clock.now += 30
     prometheus.routes["/api/v1/query"] = worker_down("0")
-    assert rule_entry(client)["state"] == "inactive"
+    evaluate(client)
+    resolved = rule_entry(client)
+    assert (resolved["state"], resolved["alerts"][0]["state"]) == ("inactive", "Normal")
     assert client.get("/api/alertmanager/grafana/api/v2/alerts").json() == []
 
 
@@ -556,10 +668,24 @@ def test_rule_evaluation_reports_an_unreachable_prometheus(provisioning: Path) -
         prometheus_url=unreachable_url(), loki_url=None, provisioning_dir=provisioning
     )
     with TestClient(app) as client:
-        rule = rule_entry(client)
-    assert (rule["state"], rule["health"]) == ("inactive", "error")
-    assert "totals" not in rule  # no instances: Grafana omits the empty map
+        # The scheduler's first tick evaluates every group as the app starts.
+        def evaluated() -> dict[str, Any] | None:
+            rule = rule_entry(client)
+            return rule if rule["lastEvaluation"] != NEVER else None
+
+        rule = wait_until(evaluated, timeout=10, what="the first rule evaluation")
+        am_alerts = client.get("/api/alertmanager/grafana/api/v2/alerts").json()
+    # The failed query is an Error result; execErrState defaults to Alerting for
+    # file-provisioned rules, so the instance goes Pending for `for` with the reason
+    # Error (state/manager.go), and the rule's health is error with the query's error.
+    assert (rule["state"], rule["health"]) == ("pending", "error")
+    (alert,) = rule["alerts"]
+    assert alert["state"] == "Pending (Error)"
+    assert (alert["labels"]["datasource_uid"], alert["labels"]["ref_id"]) == ("prom", "A")
+    assert rule["totals"] == {"pending": 1}
+    assert rule["lastError"].startswith("[sse.dataQueryError] failed to execute query [A]: Post ")
     assert "/api/v1/query" in rule["lastError"]
+    assert am_alerts == []  # a Pending state is not sent to the Alertmanager
 
 
 def test_repository_provisioning_files_load(tmp_path: Path) -> None:
