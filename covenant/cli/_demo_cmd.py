@@ -44,7 +44,9 @@ def _verify_reference_services(state_dir: Path) -> bool:
 
 
 def _run_example_checks(ctx: typer.Context) -> bool:
-    """Run every check of ``checks.dir`` once against the stack and store the runs."""
+    """Run every check of ``checks.dir`` once against the stack and store the runs:
+    the scheduled checks first, then the on-demand ones (the alert drills, which make
+    an alert fire and wait for it to resolve), each group in file order."""
     import asyncio
 
     from covenant.cli._check_cmd import load_configured_checks, print_expectation
@@ -56,7 +58,8 @@ def _run_example_checks(ctx: typer.Context) -> bool:
         engines.databases.get("postgres"), config.stack.state_dir / "checks" / "spool.ndjson"
     )
     all_passed = True
-    for item in load_configured_checks(ctx, None):
+    loaded = load_configured_checks(ctx, None)
+    for item in sorted(loaded, key=lambda found: not found.check.scheduled):
         out.print(f"[bold]{escape(item.check.name)}[/]", markup=True)
         run = asyncio.run(run_check(item.check, engines, on_result=print_expectation))
         asyncio.run(store.save(run))
@@ -91,7 +94,7 @@ def demo(ctx: typer.Context) -> None:
     """Bring the local stack up, verify every reference service's pacts, serve the API
     and show that every engine is healthy, then run the contract loop through the
     built-in broker: publish, verify from the broker, record deployments, can-i-deploy,
-    and run each synthetic check of checks.dir once.
+    and run each synthetic check of checks.dir once (the alert drills last).
 
     Exit 0 when every step passes, 1 otherwise. The stack keeps running afterwards
     (`covenant stack down` stops it).
@@ -121,7 +124,11 @@ def demo(ctx: typer.Context) -> None:
         _step(4, "contract broker: publish, verify from the broker, deploy, can-i-deploy")
         brokered = contract_loop(server.url, token, load_state(manager.state_dir))
 
-    _step(5, "synthetic checks: Kafka and SQL traffic in; metrics, logs, rows and alerts out")
+    _step(
+        5,
+        "synthetic checks: Kafka, SQL and HTTP journeys in; metrics, logs, rows and alerts"
+        " out; then the alert drills",
+    )
     checked = _run_example_checks(ctx)
 
     healthy = response.status_code == 200

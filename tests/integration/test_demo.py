@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -25,6 +26,13 @@ def test_demo_runs_the_whole_loop_and_exits_0() -> None:
             assert f"{provider} at " in done.stdout and "verified" in done.stdout
         assert "can-i-deploy web-client" in done.stdout
         assert "FAILED" not in done.stdout
+        # The HTTP journey, each step with its latency, and the alert drill: fired and
+        # resolved in all three sources.
+        for step in ("scrape", "process", "processed", "read-back", "list"):
+            assert re.search(rf"passed\s+http:{step}\s+\d+\.\d+s", done.stdout), step
+        for source in ("prometheus", "alertmanager", "grafana"):
+            assert re.search(rf"seen\s+alert:firing-in-{source}\s+\d", done.stdout), source
+            assert re.search(rf"seen\s+alert:resolved-in-{source}\s+\d", done.stdout), source
     finally:
         cli("stack", "down", "--purge", env=env, cwd=None, timeout=120)
         shutil.rmtree(state_dir, ignore_errors=True)

@@ -48,6 +48,27 @@ def test_the_example_checks_are_valid() -> None:
     assert {e.kind for e in kafka.expect} == {"prometheus", "loki", "sql", "alert"}
     sql = next(i.check for i in loaded if i.check.name == "database-sql")
     assert {e.kind for e in sql.expect} == {"prometheus", "sql"}
+    journey = next(i.check for i in loaded if i.check.name == "journey-http")
+    assert [s.name for s in journey.traffic.http_steps] == [
+        "scrape",
+        "process",
+        "processed",
+        "read-back",
+        "list",
+    ]
+    assert journey.captures == ("eventId", "jobId", "processJob")
+    drill = next(i.check for i in loaded if i.check.name == "drill-database-write-errors")
+    resolved = next(
+        i.check for i in loaded if i.check.name == "drill-database-write-errors-resolved"
+    )
+    assert not drill.scheduled and not resolved.scheduled  # a drill pages people
+    assert resolved.traffic.step.kind == "none"
+    for check, state in ((drill, "firing"), (resolved, "not_firing")):
+        alerts = [e.alert for e in check.expect if e.alert is not None]
+        assert {(a.name, a.state, a.source) for a in alerts} == {
+            ("DatabaseWriteErrors", state, source)
+            for source in ("prometheus", "alertmanager", "grafana")
+        }
 
 
 def test_a_good_file_loads_with_durations_in_seconds(tmp_path: Path) -> None:
