@@ -1,16 +1,27 @@
-"""Detection latency of each signal of the Kafka example check, against its floor.
+"""Detection latency of each signal of the example checks against its floor, and the
+HTTP journey's steps against bare requests.
 
-A signal cannot be seen before it exists. For each run of ``pipeline-kafka``
-against the running local stack, the floor of each signal is:
+A signal cannot be seen before it exists. For each run of ``pipeline-kafka`` (Kafka
+traffic) and ``journey-http`` (five HTTP steps through hono-api, elixir-processor and
+baml-extractor) against the running local stack, the floor of each signal is:
 
-- sql: when the event-worker wrote the row (``pipeline_events.processed_at``);
-- loki: when the worker's log line was written (the entry's timestamp in Loki);
-- prometheus: the first scrape that saw the counter move (the timestamp of the
-  first raw sample above the value before the send);
+- sql: when the event-worker wrote the row (``pipeline_events.processed_at`` of the
+  row carrying the run's trace id);
+- loki: when the worker's log line was written (the entry's own timestamp in Loki,
+  found by the run's trace id);
+- prometheus (``increase``): the first scrape that saw the counter move (the
+  timestamp of the first raw sample above the value before the send);
 
-all measured from the moment the traffic was sent. Prints, per signal, the
-median detection latency, the median floor and the overhead Covenant adds
-(latency - floor); target: median latency <= floor + 1 s. Asserts nothing.
+all measured from the moment the traffic was sent (for the journey: its first
+step). Prints, per check and signal, the median detection latency, the median floor
+and the overhead Covenant adds (latency - floor); target: median overhead <= 0.5 s.
+Signals without a floor (an alert state, a PromQL condition) are left out.
+
+For the journey it also prints each step's median latency and, for the read-only
+steps (read-back, list), the median of the same GET sent right after each run by a
+bare ``httpx`` client: the peer in the same run, so the ratio is Covenant's step
+machinery (templates, credentials, assertions, capture) over a plain request.
+Every engine call sends the stack's credentials. Asserts nothing.
 
     covenant stack up && .venv/bin/python bench/checks.py [--runs 7]
 """
@@ -31,36 +42,39 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from covenant.kernel.config import load_config  # noqa: E402
-from schedules import CheckRun, engines_for, load_checks, run_check  # noqa: E402
+from schedules import Check, CheckRun, Engines, engines_for, load_checks, run_check  # noqa: E402
 
-TARGET_OVERHEAD_S = 1.0
+TARGET_OVERHEAD_S = 0.5
+FLOORED = ("sql", "loki", "prometheus")
 
 
 def _write_time(database_url: str, run: CheckRun) -> float | None:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT processed_at FROM pipeline_events WHERE run_id = %s", (run.run_id,)
+            "SELECT processed_at FROM pipeline_events WHERE trace_id = %s", (run.trace_id,)
         ).fetchone()
     if row is None or run.sent_at is None:
         return None
     return max(0.0, (row[0] - run.sent_at).total_seconds())
 
 
-def _log_time(loki_url: str, run: CheckRun) -> float | None:
-    if run.sent_at is None:
+def _log_time(engines: Engines, run: CheckRun) -> float | None:
+    if run.sent_at is None or not engines.loki:
         return None
     sent_ns = int(run.sent_at.timestamp() * 1e9)
     response = httpx.get(
-        f"{loki_url}/loki/api/v1/query_range",
+        f"{engines.loki}/loki/api/v1/query_range",
         params={
-            "query": f'{{service="event-worker"}} |= "{run.run_id}"',
+            "query": f'{{service="event-worker"}} |= "{run.trace_id}"',
             "start": str(sent_ns - 5_000_000_000),
             "end": str(time.time_ns()),
             "direction": "forward",
             "limit": "1",
         },
+        headers=engines.credentials_for("loki").http_headers(),
         timeout=5,
     )
+    response.raise_for_status()
     streams = response.json()["data"]["result"]
     if not streams:
         return None
@@ -68,14 +82,18 @@ def _log_time(loki_url: str, run: CheckRun) -> float | None:
     return max(0.0, (first - sent_ns) / 1e9)
 
 
-def _first_scrape_after(prometheus_url: str, selector: str, run: CheckRun) -> float | None:
+def _first_scrape_after(engines: Engines, selector: str, run: CheckRun) -> float | None:
     """Seconds from the send to the first raw sample of ``selector`` above its value
     before the send: when Prometheus could first have seen the increase."""
-    if run.sent_at is None:
+    if run.sent_at is None or not engines.prometheus:
         return None
     response = httpx.get(
-        f"{prometheus_url}/api/v1/query", params={"query": f"{selector}[2m]"}, timeout=5
+        f"{engines.prometheus}/api/v1/query",
+        params={"query": f"{selector}[2m]"},
+        headers=engines.credentials_for("prometheus").http_headers(),
+        timeout=5,
     )
+    response.raise_for_status()
     result = response.json()["data"]["result"]
     if len(result) != 1:
         return None
@@ -88,54 +106,128 @@ def _first_scrape_after(prometheus_url: str, selector: str, run: CheckRun) -> fl
     return after[0] - sent if after else None
 
 
+def _floors(check: Check, engines: Engines, run: CheckRun) -> dict[str, float | None]:
+    """Each floored expectation's floor, by expectation name."""
+    floors: dict[str, float | None] = {}
+    for expectation in check.expect:
+        if expectation.sql is not None:
+            floors[expectation.name] = _write_time(engines.databases["postgres"], run)
+        elif expectation.loki is not None:
+            floors[expectation.name] = _log_time(engines, run)
+        elif expectation.prometheus is not None and expectation.prometheus.increase:
+            floors[expectation.name] = _first_scrape_after(
+                engines, expectation.prometheus.increase, run
+            )
+    return floors
+
+
+def _read_only_urls(check: Check, engines: Engines) -> dict[str, str]:
+    """The journey's read-only hono-api steps as plain URLs: ``list`` as it is,
+    ``read-back`` for the newest listed event (the same route and work)."""
+    urls: dict[str, str] = {}
+    for step in check.traffic.http_steps:
+        if step.method != "GET" or step.service != "hono-api" or step.path is None:
+            continue
+        base = engines.services["hono-api"]
+        if "{{ event_id }}" in step.path:
+            listed = httpx.get(f"{base}/api/events?page=1&pageSize=1", timeout=10).json()
+            path = step.path.replace("{{ event_id }}", listed["items"][0]["id"])
+        else:
+            path = step.path
+        urls[step.name] = base + path
+    return urls
+
+
+def _bare_gets(urls: dict[str, str]) -> dict[str, float]:
+    """The same GETs as the journey's read-only steps, by a plain client."""
+    took = {}
+    with httpx.Client() as client:
+        for name, url in urls.items():
+            started = time.perf_counter()
+            client.get(url, timeout=10).raise_for_status()
+            took[name] = time.perf_counter() - started
+    return took
+
+
+def _floored_only(check: Check) -> Check:
+    keep = tuple(
+        e
+        for e in check.expect
+        if e.kind in FLOORED and (e.prometheus is None or e.prometheus.increase is not None)
+    )
+    return check.model_copy(update={"expect": keep})
+
+
+def bench(check: Check, engines: Engines, runs: int) -> None:
+    latency: dict[str, list[float]] = {}
+    floor: dict[str, list[float]] = {}
+    steps: dict[str, list[float]] = {}
+    bare: dict[str, list[float]] = {}
+    failed = 0
+    for index in range(runs):
+        run = asyncio.run(run_check(check, engines))
+        if run.result != "pass":
+            failed += 1
+            print(f"  run {index + 1}: {run.result} {run.error or ''}", file=sys.stderr)
+            continue
+        for name, took in _bare_gets(_read_only_urls(check, engines)).items():
+            bare.setdefault(name, []).append(took)
+        floors = _floors(check, engines, run)
+        for result in run.expectations:
+            if result.latency_s is None:
+                continue
+            if result.kind == "http":
+                steps.setdefault(result.name, []).append(result.latency_s)
+                continue
+            found = floors.get(result.name)
+            if found is None:
+                continue
+            latency.setdefault(result.name, []).append(result.latency_s)
+            floor.setdefault(result.name, []).append(found)
+        time.sleep(1)
+
+    print(f"\n{check.name}: {runs} runs ({failed} not passing)")
+    if steps:
+        print(f"  {'step':<12}{'latency p50':>13}{'bare GET p50':>14}{'ratio':>8}")
+        for name, values in steps.items():
+            seen = statistics.median(values)
+            if name in bare:
+                peer = statistics.median(bare[name])
+                print(f"  {name:<12}{seen:>12.3f}s{peer:>13.3f}s{seen / peer:>7.2f}x")
+            else:
+                print(f"  {name:<12}{seen:>12.3f}s{'-':>14}")
+    print(
+        f"  {'signal':<22}{'latency p50':>13}{'floor p50':>11}{'overhead':>10}"
+        f"  target overhead <= {TARGET_OVERHEAD_S:g} s"
+    )
+    for expectation in check.expect:
+        name = expectation.name
+        if name not in latency:
+            print(f"  {expectation.kind + ':' + name:<22}{'no data':>13}")
+            continue
+        seen = statistics.median(latency[name])
+        least = statistics.median(floor[name])
+        verdict = "met" if seen - least <= TARGET_OVERHEAD_S else "NOT met"
+        label = f"{expectation.kind}:{name}"
+        print(f"  {label:<22}{seen:>12.3f}s{least:>10.3f}s{seen - least:>9.3f}s  {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--check", action="append", help="pipeline-kafka, journey-http (default: both)"
+    )
     args = parser.parse_args()
 
     config = load_config(None)
     engines = engines_for(config)
-    if not (engines.kafka and engines.loki and engines.prometheus):
+    if not (engines.kafka and engines.loki and engines.prometheus and engines.services):
         raise SystemExit("the local stack is not running: covenant stack up")
-    check = next(
-        i.check for i in load_checks(REPO / "schedules") if i.check.name == "pipeline-kafka"
-    )
-    # Only the signals with a measurable floor; the alert state has none.
-    check = check.model_copy(
-        update={"expect": tuple(e for e in check.expect if e.kind in ("sql", "loki", "prometheus"))}
-    )
-    scrape_s = float(config.stack.scrape_interval_s)
-    latency: dict[str, list[float]] = {}
-    floor: dict[str, list[float]] = {}
-    for index in range(args.runs):
-        run = asyncio.run(run_check(check, engines))
-        if run.result != "pass":
-            print(f"run {index + 1}: {run.result} {run.error or ''}", file=sys.stderr)
-            continue
-        written = _write_time(engines.databases["postgres"], run)
-        logged = _log_time(engines.loki, run)
-        counter = next(e.prometheus for e in check.expect if e.prometheus is not None)
-        scraped = _first_scrape_after(engines.prometheus, counter.increase or "", run)
-        floors = {"sql": written, "loki": logged, "prometheus": scraped}
-        for result in run.expectations:
-            if result.latency_s is None or floors[result.kind] is None:
-                continue
-            latency.setdefault(result.kind, []).append(result.latency_s)
-            floor.setdefault(result.kind, []).append(floors[result.kind] or 0.0)
-        time.sleep(1)
-
-    print(f"{args.runs} runs of pipeline-kafka; scrape interval {scrape_s:g} s")
-    print(
-        f"{'signal':<12}{'latency p50':>13}{'floor p50':>11}{'overhead':>10}  target <= floor + 1 s"
-    )
-    for kind in ("sql", "loki", "prometheus"):
-        if kind not in latency:
-            print(f"{kind:<12}{'no data':>13}")
-            continue
-        seen = statistics.median(latency[kind])
-        least = statistics.median(floor[kind])
-        verdict = "met" if seen <= least + TARGET_OVERHEAD_S else "NOT met"
-        print(f"{kind:<12}{seen:>12.3f}s{least:>10.3f}s{seen - least:>9.3f}s  {verdict}")
+    print(f"scrape interval {float(config.stack.scrape_interval_s):g} s")
+    checks = {i.check.name: i.check for i in load_checks(REPO / "schedules")}
+    for name in args.check or ["pipeline-kafka", "journey-http"]:
+        bench(_floored_only(checks[name]), engines, args.runs)
 
 
 if __name__ == "__main__":

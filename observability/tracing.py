@@ -41,7 +41,7 @@ _log = logging.getLogger(__name__)
 #: The instrumentation scope of the exported spans.
 TRACER_NAME = "covenant.schedules"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SEND_KINDS = {"kafka": SpanKind.PRODUCER, "sql": SpanKind.CLIENT}
+_SEND_KINDS = {"kafka": SpanKind.PRODUCER, "sql": SpanKind.CLIENT, "http": SpanKind.CLIENT}
 
 #: The trace id the next root span must take, while one run is being exported.
 _run_trace_id: ContextVar[int | None] = ContextVar("covenant_run_trace_id", default=None)
