@@ -12,18 +12,20 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
+
+from pydantic import SecretStr
 
 from covenant.kernel.config import (
     ENGINE_NAMES,
     CovenantConfig,
-    HttpCredentialsConfig,
     HttpEngineConfig,
 )
 from covenant.kernel.redact import redact_url
 from covenant.kernel.stackstate import EngineRecord, load_state
 
 __all__ = [
+    "CredentialFields",
     "Credentials",
     "Endpoint",
     "credentials_of",
@@ -138,8 +140,23 @@ class Endpoint:
         return redact_url(self.target)
 
 
-def credentials_of(config: HttpCredentialsConfig) -> Credentials:
-    """The credentials a configuration block names (an engine's, or a check's)."""
+class CredentialFields(Protocol):
+    """What a configuration block with credentials has: an engine's, a check's
+    (``checks.credentials``) or a fuzz target's (``fuzz.services``)."""
+
+    @property
+    def token(self) -> SecretStr | None: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> SecretStr | None: ...
+    @property
+    def headers(self) -> Mapping[str, SecretStr]: ...
+
+
+def credentials_of(config: CredentialFields) -> Credentials:
+    """The credentials a configuration block names (an engine's, a check's or a
+    fuzz target's)."""
     token = config.token.get_secret_value() if config.token else None
     basic_auth = None
     if config.username:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from covenant.kernel.config import REFERENCE_SERVICES, CovenantConfig
-from covenant.kernel.endpoints import engine_key, service_name, stack_service_url
+from covenant.kernel.endpoints import credentials_of, engine_key, service_name, stack_service_url
 from covenant.kernel.errors import CovenantError, ErrorKind
 from verifiers.fuzz._model import FuzzOptions
 
@@ -47,7 +47,7 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
                 base,
                 spec=configured.spec,
                 base_url=configured.base_url,
-                headers={k: v.get_secret_value() for k, v in configured.headers.items()},
+                headers=credentials_of(configured).http_headers(),
                 max_examples=configured.max_examples or base.max_examples,
                 max_time_s=configured.max_time_s,
                 rate_limit=configured.rate_limit or base.rate_limit,

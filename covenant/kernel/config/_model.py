@@ -311,8 +311,11 @@ class FuzzServiceConfig(_Strict):
     spec: str = Field(description="OpenAPI document: URL or file.")
     base_url: HttpUrl | None = Field(default=None, description="Needed when spec is a file.")
     headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Sent with every request (e.g. Authorization)."
+        default_factory=dict, description="Sent with every request (e.g. X-Api-Key)."
     )
+    token: SecretStr | None = Field(default=None, description="Bearer token, if required.")
+    username: str | None = Field(default=None, description="Basic auth user, if required.")
+    password: SecretStr | None = None
     max_examples: int | None = Field(default=None, ge=1)
     max_time_s: int | None = Field(default=None, ge=1)
     rate_limit: str | None = Field(default=None, pattern=r"^\d+/[smhd]$|^auto$")
