@@ -1,18 +1,23 @@
 """Grafana-managed alert rules in the Grafana double: the rule store, the evaluation
-scheduler and the state manager.
+scheduler and the state manager, as Grafana 11.3 runs them.
 
 * Scheduling (``pkg/services/ngalert/schedule/schedule.go``): every rule group is
-  evaluated on a timer, once per group ``interval``, never on read. ``run`` is the loop;
+  evaluated on a timer, once per group ``interval``, never on read. ``run`` is the loop
+  (the first evaluation right away, where Grafana waits for its next 10 s tick);
   ``evaluate_all`` evaluates every rule once (tests drive it with a fake clock).
 * Evaluation (``pkg/services/ngalert/eval/eval.go``, see ``_grafana_rule_query``): all
   queries and expressions; the condition's series are the results.
-* State (``pkg/services/ngalert/state/state.go``, ``manager.go``): ``Alerting`` results
-  go ``Pending`` for the rule's ``for``, then ``Alerting``; ``NoData`` and ``Error``
-  results are mapped by ``noDataState`` / ``execErrState`` (``Alerting``, ``NoData`` or
-  ``Error``, ``OK`` = ``Normal``, ``KeepLast``), with the result's state as the state
-  reason (``Alerting (NoData)``); a series that stops coming back is kept until
-  ``lastEvaluation + 2 * interval <= now`` (``stateIsStale``), then resolved as
-  ``Normal (MissingSeries)`` and deleted from the cache (``deleteStaleStatesFromCache``).
+* State (``pkg/services/ngalert/state/manager.go``, ``state.go``, ``cache.go``):
+  ``Alerting`` results go ``Pending`` for the rule's ``for``, then ``Alerting``;
+  ``NoData`` and ``Error`` results are mapped by ``noDataState`` / ``execErrState``
+  (``Alerting``, ``NoData`` or ``Error``, ``OK`` = ``Normal``, ``KeepLast``), with the
+  result's state as the state reason (``Alerting (NoData)``). With ``Alerting``, ``OK``
+  or ``KeepLast`` the NoData / Error result is applied to every existing instance of
+  the rule (``setNextStateForAll``: the ``alertingNoDataErrorExecution`` feature, on by
+  default in 11.x). A series that stops coming back keeps its state until
+  ``lastEvaluation + 2 * interval <= now`` (``stateIsStale``: it is still listed after
+  one evaluation without it), then it is resolved as ``Normal (MissingSeries)`` and
+  deleted from the cache (``deleteStaleStatesFromCache``), so no API lists it any more.
   Normal instances stay listed.
 
 Annotations are returned as written (templates are not expanded); nothing is sent to an
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,23 +55,46 @@ EVALUATION_TIMEOUT_S = 10.0
 _DATASOURCE_ALERTS = {"Error": "DatasourceError", "NoData": "DatasourceNoData"}
 
 
+def go_time(seconds: float) -> str:
+    """A Go ``time.Time`` in JSON (RFC 3339 with the fraction's trailing zeros dropped,
+    ``time.RFC3339Nano``), in UTC; 0 is Go's zero time ``0001-01-01T00:00:00Z``."""
+    if not seconds:
+        return "0001-01-01T00:00:00Z"
+    whole = int(seconds // 1)
+    micros = round((seconds - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    fraction = f"{micros:06d}".rstrip("0")
+    return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
+
+
 @dataclass
 class Instance:
     """One alert instance (``state.State``)."""
 
-    labels: dict[str, str]  # result labels, rule labels, alertname, grafana_folder
+    labels: dict[str, str]  # result labels, rule labels, alertname, grafana_folder (the key)
     state: str  # Normal, Pending, Alerting, NoData, Error
     starts_at: float
     last_eval: float
     reason: str = ""
-    value: float | None = None
-    error: str = ""
+    value: float | None = None  # the condition's value (GetLastEvaluationValuesForCondition)
+    error: str = ""  # State.Error
     ends_at: float = 0.0
+    # State.AddErrorInformation: ref_id / datasource_uid of a failed query, labels of an
+    # Error state (added after the cache key was computed), else annotations; with the
+    # "Error" annotation.
+    error_labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def display_state(self) -> str:
         """``state.FormatStateAndReason``: ``Alerting (NoData)``."""
         return f"{self.state} ({self.reason})" if self.reason else self.state
+
+    @property
+    def shown_labels(self) -> dict[str, str]:
+        return {**self.labels, **self.error_labels}
 
     @property
     def active_at(self) -> float:
@@ -75,9 +103,14 @@ class Instance:
 
 @dataclass
 class _Status:
-    last_evaluation: float | None = None
     evaluation_time: float = 0.0
     instances: dict[str, Instance] = field(default_factory=dict)
+
+    @property
+    def last_eval(self) -> float:
+        """api_prometheus.go toRuleGroup: the latest LastEvaluationTime of the rule's
+        states (Go's zero time when it has none)."""
+        return max((i.last_eval for i in self.instances.values()), default=0.0)
 
     @property
     def health(self) -> str:
@@ -138,12 +171,19 @@ class AlertRules:
     def interval_of(self, rule: dict[str, Any]) -> float:
         return self.intervals.get((rule["folderUID"], rule["ruleGroup"]), DEFAULT_INTERVAL_S)
 
-    async def run(self, tick_s: float = 0.5) -> None:
-        """The scheduler: evaluates each group when its interval has passed since its
-        last evaluation (the first right away). Runs until cancelled."""
+    async def run(
+        self,
+        tick_s: float = 0.5,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """The scheduler (schedule.go): evaluates each group when its interval has passed
+        since its last evaluation (the first right away), whether or not anything reads
+        the state. Runs until cancelled; ``monotonic`` and ``sleep`` are for tests."""
         due: dict[tuple[str, str], float] = {}
         while True:
-            now = time.monotonic()
+            now = monotonic()
             groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
             for rule in self.rules.values():
                 groups.setdefault((rule["folderUID"], rule["ruleGroup"]), []).append(rule)
@@ -152,7 +192,7 @@ class AlertRules:
                 due[key] = now + self.intervals.get(key, DEFAULT_INTERVAL_S)
             if ready:
                 await self._evaluate_rules([r for key in ready for r in groups[key]])
-            await asyncio.sleep(tick_s)
+            await sleep(tick_s)
 
     async def evaluate_all(self) -> None:
         """Evaluate every rule once, now."""
@@ -173,7 +213,6 @@ class AlertRules:
         if self.rules.get(rule["uid"]) is not rule:
             return  # replaced or deleted while evaluating
         self._process(rule, status, results, now)
-        status.last_evaluation = now
         status.evaluation_time = time.perf_counter() - started
 
     def _labels(self, rule: dict[str, Any], result_labels: dict[str, str]) -> dict[str, str]:
@@ -189,23 +228,39 @@ class AlertRules:
     def _process(
         self, rule: dict[str, Any], status: _Status, results: list[EvalResult], now: float
     ) -> None:
-        """state/manager.go ProcessEvalResults: next state per result, then stale ones."""
+        """state/manager.go ProcessEvalResults: setNextStateForRule, then stale states."""
         interval = self.interval_of(rule)
-        hold = parse_prom_duration(rule["for"])
-        ends_at = now + 4 * max(interval, RESEND_DELAY_S)  # state.go nextEndsTime
-        for result in results:
-            labels = self._labels(rule, result.labels)
-            key = label_fingerprint(labels)
-            current = status.instances.get(key)
-            if current is None:
-                current = Instance(labels, "Normal", starts_at=now, last_eval=now)
-                status.instances[key] = current
-            _next_state(current, rule, result, now, hold)
-            current.last_eval, current.ends_at = now, ends_at
+        exceptional = results[0].state if results else ""
+        apply_to_all = (
+            status.instances
+            and all(r.state == exceptional for r in results)
+            and (
+                (exceptional == "NoData" and rule["noDataState"] in _APPLIED_TO_ALL)
+                or (exceptional == "Error" and rule["execErrState"] in _APPLIED_TO_ALL)
+            )
+        )
+        if apply_to_all:
+            # manager.go setNextStateForAll (applyNoDataAndErrorToAllStates, the
+            # alertingNoDataErrorExecution feature toggle, enabled by default in 11.x):
+            # the first result is applied to every instance of the rule, none is created.
+            for instance in status.instances.values():
+                _set_next_state(instance, rule, results[0], now, interval)
+        else:
+            for result in results:
+                labels = self._labels(rule, result.labels)
+                key = label_fingerprint(labels)
+                current = status.instances.get(key)
+                if current is None:  # state.go newState: Normal, StartsAt = EndsAt = now
+                    current = Instance(labels, "Normal", starts_at=now, last_eval=now)
+                    current.ends_at = now
+                    status.instances[key] = current
+                current.annotations = {}  # cache.go getOrCreate: annotations expanded anew
+                _set_next_state(current, rule, result, now, interval)
         for key, instance in list(status.instances.items()):
-            if instance.last_eval + 2 * interval <= now:  # state.go stateIsStale
+            if instance.last_eval + 2 * interval <= now:  # manager.go stateIsStale
                 # manager.go deleteStaleStatesFromCache: resolved as Normal
-                # (MissingSeries) and removed from the cache.
+                # (MissingSeries), sent to the Alertmanager as resolved (EndsAt = now) and
+                # removed from the cache: no API lists it any more.
                 del status.instances[key]
 
     def rule_state(self, uid: str) -> str:
@@ -238,17 +293,16 @@ class AlertRules:
                     if key:
                         group_totals[key] = group_totals.get(key, 0) + 1
                         totals[key] = totals.get(key, 0) + 1
-            last = max((self._status(r["uid"]).last_evaluation or 0.0 for r in rules), default=0.0)
             groups.append(
                 {
                     "name": name,
                     "file": folder_title,
-                    "folderUid": folder_uid,
                     "rules": entries,
                     "totals": group_totals,
                     "interval": self.intervals.get((folder_uid, name), DEFAULT_INTERVAL_S),
-                    "lastEvaluation": rfc3339(last) if last else "0001-01-01T00:00:00Z",
-                    "evaluationTime": sum(self._status(r["uid"]).evaluation_time for r in rules),
+                    # toRuleGroup: the group's are those of its last rule.
+                    "lastEvaluation": entries[-1]["lastEvaluation"],
+                    "evaluationTime": entries[-1]["evaluationTime"],
                 }
             )
         return {"status": "success", "data": {"groups": groups, "totals": totals}}
@@ -260,6 +314,9 @@ class AlertRules:
         for instance in status.instances.values():
             key = instance.state.lower()
             rule_totals[key] = rule_totals.get(key, 0) + 1
+            # toRuleGroup: "Do not add error twice when execution error state is Error".
+            if instance.error and rule["execErrState"] != "Error":
+                rule_totals["error"] = rule_totals.get("error", 0) + 1
         firing = [i.active_at for i in status.instances.values() if i.state == "Alerting"]
         entry: dict[str, Any] = {
             "state": self.rule_state(rule["uid"]),
@@ -271,23 +328,16 @@ class AlertRules:
             ),
             "duration": parse_prom_duration(rule["for"]),
             "annotations": rule["annotations"],
-            "activeAt": rfc3339(min(firing)) if firing else None,
+            "activeAt": go_time(min(firing)) if firing else None,
             "alerts": alerts,
             "totals": rule_totals,
             "totalsFiltered": dict(rule_totals),
-            "uid": rule["uid"],
-            "folderUid": rule["folderUID"],
             "labels": rule["labels"],
             "health": status.health,
             "lastError": status.last_error,
             "type": "alerting",
-            "lastEvaluation": (
-                rfc3339(status.last_evaluation)
-                if status.last_evaluation
-                else "0001-01-01T00:00:00Z"
-            ),
-            "evaluationTime": status.evaluation_time,
-            "isPaused": rule["isPaused"],
+            "lastEvaluation": go_time(status.last_eval),
+            "evaluationTime": status.evaluation_time if status.instances else 0,
         }
         # Grafana's Go structs mark these omitempty.
         omit_empty = ("duration", "annotations", "activeAt", "alerts", "totals", "totalsFiltered")
@@ -297,14 +347,15 @@ class AlertRules:
         return entry
 
     def _alert(self, rule: dict[str, Any], instance: Instance) -> dict[str, Any]:
-        # api_prometheus.go: the value only for Alerting and Pending (FormatValues, the
-        # condition's value in Go's %e form), the state with its reason.
+        # api_prometheus.go: the value only for Alerting and Pending (formatValues, the
+        # condition's value in Go's %e form), the state with its reason
+        # (state.FormatStateAndReason), the state's annotations.
         shown = instance.state in ("Alerting", "Pending") and instance.value is not None
         return {
-            "labels": instance.labels,
-            "annotations": rule["annotations"],
+            "labels": instance.shown_labels,
+            "annotations": {**rule["annotations"], **instance.annotations},
             "state": instance.display_state,
-            "activeAt": rfc3339(instance.active_at),
+            "activeAt": go_time(instance.active_at),
             "value": format_go_exp(instance.value) if shown and instance.value is not None else "",
         }
 
@@ -333,16 +384,14 @@ class AlertRules:
                 if instance.ends_at and instance.ends_at <= now:
                     continue
                 labels = {
-                    **instance.labels,
+                    **instance.shown_labels,
                     "__alert_rule_uid__": uid,
                     "__alert_rule_namespace_uid__": rule["folderUID"],
                 }
-                annotations = dict(rule["annotations"])
+                annotations = {**rule["annotations"], **instance.annotations}
                 if instance.state in _DATASOURCE_ALERTS:
                     labels["rulename"] = labels["alertname"]
                     labels["alertname"] = _DATASOURCE_ALERTS[instance.state]
-                    if instance.error:
-                        annotations["Error"] = instance.error
                 out.append(
                     {
                         "annotations": annotations,
@@ -360,54 +409,135 @@ class AlertRules:
         return out
 
 
-_IMPORTANCE = {"Alerting": 0, "Pending": 1, "Error": 2, "NoData": 3, "Normal": 4}
+_APPLIED_TO_ALL = ("Alerting", "OK", "KeepLast")
+# definitions/prom.go stateByImportanceFromString: the state string as shown, lowercased;
+# one with a reason ("alerting (nodata)") is unknown, -1, so it sorts first.
+_IMPORTANCE = {"alerting": 0, "pending": 1, "error": 2, "nodata": 3, "normal": 4}
 
 
 def _by_importance(instances: Iterable[Instance]) -> list[Instance]:
-    """api_prometheus.go sorts alerts by importance (AlertsByImportance)."""
-    return sorted(instances, key=lambda i: (_IMPORTANCE.get(i.state, 5), i.starts_at))
+    """definitions/prom.go AlertsByImportance: state importance, then activeAt, then
+    labels."""
+    return sorted(
+        instances,
+        key=lambda i: (
+            _IMPORTANCE.get(i.display_state.lower(), -1),
+            i.starts_at,
+            sorted(i.shown_labels.items()),
+        ),
+    )
 
 
-def _to_alerting(instance: Instance, now: float, hold: float, reason: str) -> None:
-    """state.go resultAlerting: Pending for ``for``, then Alerting (a new StartsAt)."""
+def _next_ends(interval: float, now: float) -> float:
+    """state.go nextEndsTime: four times the interval or the resend delay."""
+    return now + 4 * max(interval, RESEND_DELAY_S)
+
+
+def _set(instance: Instance, state: str, starts_at: float, ends_at: float, error: str = "") -> None:
+    """state.go SetAlerting / SetPending / SetNoData / SetNormal (which clear the error) and
+    SetError."""
+    instance.state, instance.starts_at, instance.ends_at = state, starts_at, ends_at
+    instance.error = error
+
+
+def _result_normal(instance: Instance, now: float) -> None:
+    """state.go resultNormal: Normal, StartsAt = EndsAt = now, unless already Normal."""
+    if instance.state != "Normal":
+        _set(instance, "Normal", now, now)
+
+
+def _result_alerting(instance: Instance, rule: dict[str, Any], now: float, interval: float) -> None:
+    """state.go resultAlerting: Pending for ``for``, then Alerting (a new StartsAt);
+    Alerting is maintained (a later EndsAt, nothing else changes)."""
+    hold = parse_prom_duration(rule["for"])
     if instance.state == "Alerting":
-        pass
+        instance.ends_at = _next_ends(interval, now)  # Maintain
     elif instance.state == "Pending":
         if now - instance.starts_at >= hold:
-            instance.state, instance.starts_at = "Alerting", now
+            _set(instance, "Alerting", now, _next_ends(interval, now))
     else:
-        instance.state = "Alerting" if hold <= 0 else "Pending"
-        instance.starts_at = now
-    instance.reason = reason
+        _set(instance, "Pending" if hold > 0 else "Alerting", now, _next_ends(interval, now))
 
 
-def _to_state(instance: Instance, state: str, now: float, reason: str) -> None:
-    """state.go resultNormal / resultNoData / resultError: a new StartsAt on change."""
-    if instance.state != state:
-        instance.state, instance.starts_at = state, now
-    instance.reason = reason
-
-
-def _next_state(
-    instance: Instance, rule: dict[str, Any], result: EvalResult, now: float, hold: float
+def _result_keep_last(
+    instance: Instance, rule: dict[str, Any], now: float, interval: float
 ) -> None:
-    """state/manager.go setNextState for one result."""
-    instance.value, instance.error = result.value, result.error
+    """state.go resultKeepLast: Alerting stays, Pending still becomes Alerting once ``for``
+    has passed, Normal stays, anything else becomes Normal."""
+    if instance.state == "Alerting":
+        _result_alerting(instance, rule, now, interval)
+    elif instance.state == "Pending":
+        if now - instance.starts_at >= parse_prom_duration(rule["for"]):
+            _result_alerting(instance, rule, now, interval)
+    else:
+        _result_normal(instance, now)
+
+
+def _add_error_information(instance: Instance, result: EvalResult, as_labels: bool) -> None:
+    """state.go AddErrorInformation: the "Error" annotation, and a failed query's ref_id
+    and datasource_uid as labels (an Error state) or annotations."""
+    if not result.error:
+        return
+    instance.annotations["Error"] = result.error
+    if result.error_source:
+        target = instance.error_labels if as_labels else instance.annotations
+        target.update(result.error_source)
+    else:
+        instance.annotations.pop("ref_id", None)
+        instance.annotations.pop("datasource_uid", None)
+
+
+def _set_next_state(
+    instance: Instance, rule: dict[str, Any], result: EvalResult, now: float, interval: float
+) -> None:
+    """state/manager.go setNextState for one result, with state.go's handlers."""
+    instance.last_eval = now
+    if result.state in ("NoData", "Error"):
+        # state.go SetNextValues: the values known so far become the sentinel -1.
+        instance.value = -1.0 if instance.value is not None else None
+    else:
+        instance.value = result.value
+    if instance.state == "Error" and result.state != "Error":
+        # manager.go: the ref_id / datasource_uid labels of an Error state are dropped.
+        instance.error_labels = {}
     if result.state == "Normal":
-        _to_state(instance, "Normal", now, "")
-        return
-    if result.state == "Alerting":
-        _to_alerting(instance, now, hold, "")
-        return
-    mode = rule["noDataState"] if result.state == "NoData" else rule["execErrState"]
-    keep_last = "KeepLast" in (rule["noDataState"], rule["execErrState"])
-    # manager.go: the reason is the result's state, ", KeepLast" appended for KeepLast.
-    reason = result.state + (", KeepLast" if keep_last else "")
-    if mode == "Alerting":
-        _to_alerting(instance, now, hold, reason)
-    elif mode == "OK":
-        _to_state(instance, "Normal", now, reason)
-    elif mode == "KeepLast":
-        instance.reason = reason  # the previous state stays
-    else:  # NoData or Error: a state of its own
-        _to_state(instance, result.state, now, "")
+        _result_normal(instance, now)
+    elif result.state == "Alerting":
+        _result_alerting(instance, rule, now, interval)
+    elif result.state == "Error":
+        mode = rule["execErrState"]
+        if mode == "Alerting":
+            # state.go resultError: Alerting (Pending for `for`), keeping the error; the
+            # error information as annotations (grafana/grafana#91594, 11.3).
+            _result_alerting(instance, rule, now, interval)
+            instance.error = result.error
+            _add_error_information(instance, result, as_labels=False)
+        elif mode == "OK":
+            _result_normal(instance, now)
+        elif mode == "KeepLast":
+            _result_keep_last(instance, rule, now, interval)
+        elif instance.state == "Error":
+            instance.error, instance.ends_at = result.error, _next_ends(interval, now)
+            _add_error_information(instance, result, as_labels=True)
+        else:
+            _set(instance, "Error", now, _next_ends(interval, now), result.error)
+            _add_error_information(instance, result, as_labels=True)
+    else:  # NoData: state.go resultNoData
+        mode = rule["noDataState"]
+        if mode == "Alerting":
+            _result_alerting(instance, rule, now, interval)
+        elif mode == "OK":
+            _result_normal(instance, now)
+        elif mode == "KeepLast":
+            _result_keep_last(instance, rule, now, interval)
+        elif instance.state == "NoData":
+            instance.ends_at = _next_ends(interval, now)
+        else:
+            _set(instance, "NoData", now, _next_ends(interval, now))
+    # manager.go setNextState: the reason is the result's state when the state differs
+    # from it and the result is NoData or Error (resultStateReason: ", KeepLast" appended
+    # when either mode is KeepLast), else none.
+    instance.reason = ""
+    if instance.state != result.state and result.state in ("NoData", "Error"):
+        keep_last = "KeepLast" in (rule["noDataState"], rule["execErrState"])
+        instance.reason = result.state + (", KeepLast" if keep_last else "")

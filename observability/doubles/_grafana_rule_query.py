@@ -1,13 +1,22 @@
 """Running the data queries and expressions of one Grafana alert rule.
 
-``pkg/services/ngalert/eval/eval.go`` is followed: every ``data`` item is run (data source
-queries against the real Prometheus or Loki with the data source's credentials, then the
-server-side expressions of ``_grafana_expressions``), and the ``condition`` refId's values
-become the results: one per series, ``Alerting`` when nonzero (NaN included), ``Normal``
-when 0. A data query that answers no series makes the whole evaluation ``NoData`` with
-the labels ``datasource_uid`` and ``ref_id`` (``evaluateExecutionResult``); a failed query
-or expression is one ``Error`` result, with those labels for a query error
-(``NewResultFromError``).
+``pkg/services/ngalert/eval/eval.go`` (11.x) is followed:
+
+* every ``data`` item runs: data source queries against the real Prometheus or Loki with
+  the data source's credentials, then the server-side expressions of
+  ``_grafana_expressions`` in dependency order (``pkg/expr/graph.go``: an expression
+  whose input failed fails with it, the others still run);
+* only a failure on the ``condition``'s dependency chain makes the evaluation fail
+  (``FindConditionError``): one ``Error`` result, without labels
+  (``NewResultFromError``); a query error keeps its ``ref_id`` / ``datasource_uid`` for
+  the state manager (``expr.QueryError``'s payload, ``State.AddErrorInformation``);
+* otherwise any data query that answered no series (a failed one included:
+  ``IsNoData`` of a response without frames) makes the evaluation ``NoData``: one result
+  per data source, labelled ``datasource_uid`` and ``ref_id`` (its refIds, sorted,
+  comma-joined; ``datasourceUIDsToRefIDs``);
+* otherwise the ``condition`` refId's values are the results: one per series,
+  ``Alerting`` when nonzero (NaN included), ``Normal`` when 0 (``buildResult``); no
+  series at all is one label-less ``NoData``.
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ class EvalResult:
     labels: dict[str, str] = field(default_factory=dict)
     value: float | None = None
     error: str = ""
+    # A query error's {"ref_id", "datasource_uid"}: not labels of the result (an Error
+    # result has none), but what State.AddErrorInformation adds to the state.
+    error_source: dict[str, str] = field(default_factory=dict)
 
 
 async def _query(
@@ -161,35 +173,55 @@ async def evaluate_rule_data(
     now: float,
 ) -> list[EvalResult]:
     """One evaluation of ``rule`` at ``now``: the results for the state manager."""
+    for item in rule["data"]:
+        # eval.go getExprRequest: an unknown data source fails the whole evaluation
+        # before anything runs ("failed to build query").
+        if item["datasourceUid"] not in EXPRESSION_UIDS and item["datasourceUid"] not in (
+            datasources
+        ):
+            message = f"failed to build query '{item['refId']}': data source not found"
+            return [EvalResult("Error", error=message)]
     values: dict[str, Results] = {}
-    no_data: dict[str, str] = {}
-    try:
-        for item in rule["data"]:
-            if item["datasourceUid"] in EXPRESSION_UIDS:
-                continue
-            datasource = datasources.get(item["datasourceUid"])
-            if datasource is None:
-                raise RuleQueryError(
-                    f"failed to build query '{item['refId']}': data source not found",
-                    {"datasource_uid": item["datasourceUid"], "ref_id": item["refId"]},
-                )
+    failures: dict[str, Exception] = {}
+    no_data: dict[str, str] = {}  # refId -> data source uid
+    for item in rule["data"]:
+        if item["datasourceUid"] in EXPRESSION_UIDS:
+            continue
+        datasource = datasources[item["datasourceUid"]]
+        try:
             values[item["refId"]] = await _query(client, item, datasource, now)
-            if not values[item["refId"]]:
-                no_data = {"datasource_uid": datasource["uid"], "ref_id": item["refId"]}
-        if no_data:  # eval.go: any data query without series -> one NoData result
-            return [EvalResult("NoData", no_data)]
-        pending = [i for i in rule["data"] if i["datasourceUid"] in EXPRESSION_UIDS]
-        while pending:  # in dependency order, as the expression service's graph
-            ready = [i for i in pending if _deps(i) <= set(values)]
-            if not ready:
-                raise ExpressionError("expressions refer to unknown or circular refIds")
-            for item in ready:
+        except RuleQueryError as exc:
+            failures[item["refId"]] = exc
+        if not values.get(item["refId"]):  # eval.go IsNoData: no frames, errors included
+            no_data[item["refId"]] = datasource["uid"]
+    pending = [i for i in rule["data"] if i["datasourceUid"] in EXPRESSION_UIDS]
+    while pending:  # in dependency order, as the expression service's graph
+        ready = [i for i in pending if _deps(i) <= set(values) | set(failures)]
+        if not ready:
+            message = "expressions refer to unknown or circular refIds"
+            return [EvalResult("Error", error=f"failed to execute conditions: {message}")]
+        for item in ready:
+            pending.remove(item)
+            failed = next((failures[d] for d in sorted(_deps(item)) if d in failures), None)
+            if failed is not None:  # graph.go: a dependency error, traced to its cause
+                failures[item["refId"]] = failed
+                continue
+            try:
                 values[item["refId"]] = _expression(item, values)
-                pending.remove(item)
-    except RuleQueryError as exc:
-        return [EvalResult("Error", exc.labels, error=str(exc))]
-    except (ExpressionError, ZeroDivisionError, OverflowError) as exc:
-        return [EvalResult("Error", error=f"failed to execute conditions: {exc}")]
+            except (ExpressionError, ZeroDivisionError, OverflowError) as exc:
+                failures[item["refId"]] = ExpressionError(f"failed to execute conditions: {exc}")
+    failure = failures.get(rule["condition"])
+    if failure is not None:  # eval.go FindConditionError
+        source = failure.labels if isinstance(failure, RuleQueryError) else {}
+        return [EvalResult("Error", error=str(failure), error_source=dict(source))]
+    if no_data:  # eval.go evaluateExecutionResult: one NoData per data source
+        by_datasource: dict[str, list[str]] = {}
+        for ref_id in sorted(no_data):
+            by_datasource.setdefault(no_data[ref_id], []).append(ref_id)
+        return [
+            EvalResult("NoData", {"datasource_uid": uid, "ref_id": ",".join(refs)})
+            for uid, refs in by_datasource.items()
+        ]
     condition = values.get(rule["condition"], {})
     if not condition:
         return [EvalResult("NoData")]

@@ -46,6 +46,8 @@ __all__ = ["VERSION", "create_grafana_app"]
 
 VERSION = "11.x-double"
 COMMIT = "covenant-double"
+# pkg/util/shortid_generator.go IsValidShortUID (the legacy pattern).
+_SHORT_UID = re.compile(r"[a-zA-Z0-9\-_]*")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 
 
@@ -172,10 +174,13 @@ def create_grafana_app(
     async def datasource_health(uid: str) -> Response:
         """Grafana HTTP API: `GET /api/datasources/uid/:uid/health`
         (https://grafana.com/docs/grafana/latest/developers/http_api/data_source/#check-data-source-health).
-        An unknown uid is 500 "Unable to load datasource metadata", as
-        ``pkg/api/datasources.go`` CheckDatasourceHealthWithUID answers; a data source
+        As ``pkg/api/datasources.go`` CheckDatasourceHealthWithUID answers: a uid of
+        other characters than ``pkg/util`` IsValidShortUID allows is 400 "UID is
+        invalid", an unknown one 500 "Unable to load datasource metadata"; a data source
         whose plugin has no backend (alertmanager) is 500 ``plugin.unavailable``. A
         failed check is 400 with ``status: ERROR``; see ``check_health``."""
+        if not _SHORT_UID.fullmatch(uid):
+            return _message(400, "UID is invalid")
         found = datasource(uid)
         if found is None:
             return _message(500, "Unable to load datasource metadata")
@@ -236,9 +241,10 @@ def create_grafana_app(
     @app.get("/api/prometheus/grafana/api/v1/rules")
     async def prometheus_rules() -> Response:
         """Grafana-managed rules in the Prometheus rules shape (Prometheus HTTP API,
-        https://prometheus.io/docs/prometheus/latest/querying/api/#rules, as extended by
-        Grafana's ruler API: ``folderUid``, ``uid``, ``totals``): the state of the last
-        timed evaluation."""
+        https://prometheus.io/docs/prometheus/latest/querying/api/#rules, as Grafana 11.3
+        extends it: ``totals``, ``totalsFiltered``, every instance in ``alerts``, Normal
+        ones included; ``pkg/services/ngalert/api/prometheus/api_prometheus.go``): the
+        state of the last timed evaluation."""
         return JSONResponse(alerting.prometheus_rules())
 
     @app.get("/api/prometheus/grafana/api/v1/alerts")

@@ -26,11 +26,13 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class StubServer:
-    """A tiny HTTP server on 127.0.0.1 standing in for Prometheus or Loki: answers each
-    path from ``routes`` (status, JSON or text) and records what it was asked."""
+    """A tiny HTTP server on 127.0.0.1 standing in for Prometheus or Loki: answers a
+    request whose ``query`` parameter is in ``by_query`` from there, any other from
+    ``routes`` by path (status, JSON or text), and records what it was asked."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, Any]] = {}
+        self.by_query: dict[str, tuple[int, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         stub = self
 
@@ -38,7 +40,10 @@ class StubServer:
             def answer(self, method: str, params: dict[str, list[str]]) -> None:
                 path = urlsplit(self.path).path
                 stub.requests.append((method, path, params))
-                status, body = stub.routes.get(path, (404, "404 page not found"))
+                query = (params.get("query") or [""])[0]
+                status, body = stub.by_query.get(query) or stub.routes.get(
+                    path, (404, "404 page not found")
+                )
                 raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
                 kind = "text/plain" if isinstance(body, str) else "application/json"
@@ -304,6 +309,9 @@ def test_datasource_health_probes_the_backend(provisioning: Path, prometheus: St
             500,
             {"message": "Unable to load datasource metadata"},
         )
+        # ... and first, a uid that pkg/util IsValidShortUID refuses.
+        invalid = client.get("/api/datasources/uid/not.a%20uid/health")
+        assert (invalid.status_code, invalid.json()) == (400, {"message": "UID is invalid"})
 
 
 def test_search_and_dashboard_by_uid(client: TestClient) -> None:
@@ -542,13 +550,23 @@ def rule_entry(client: TestClient) -> dict[str, Any]:
     # Group and overall totals count rule states; a rule's totals count its instances.
     assert group["totals"] == body["data"]["totals"]
     assert group["totals"][group["rules"][0]["state"]] == 1
-    assert (group["name"], group["file"], group["folderUid"], group["interval"]) == (
+    # definitions/prom.go RuleGroup in 11.3: no folderUid (added to the API later).
+    assert set(group) == {
+        "name",
+        "file",
+        "rules",
+        "totals",
+        "interval",
+        "lastEvaluation",
+        "evaluationTime",
+    }
+    assert (group["name"], group["file"], group["interval"]) == (
         "pipeline",
         "Covenant alerts",
-        "covenant-alerts",
         30,
     )
     (rule,) = group["rules"]
+    assert not {"uid", "folderUid", "isPaused"} & set(rule)  # not in 11.3's Rule either
     return dict(rule)
 
 
@@ -578,7 +596,8 @@ def test_rule_evaluation_goes_pending_then_firing(
     assert (method, path, params["query"]) == ("POST", "/api/v1/query", ['up{job="worker"} == 0'])
     quiet = rule_entry(client)
     assert (quiet["state"], quiet["health"], quiet["duration"]) == ("inactive", "nodata", 300)
-    assert quiet["lastEvaluation"] == "2023-11-14T22:13:20.000Z"
+    # Go's time.Time in JSON (RFC 3339, no zero fraction).
+    assert quiet["lastEvaluation"] == "2023-11-14T22:13:20Z"
     (no_data,) = quiet["alerts"]
     assert no_data["state"] == "NoData"
     assert no_data["labels"] == {
@@ -675,14 +694,28 @@ def test_rule_evaluation_reports_an_unreachable_prometheus(provisioning: Path) -
 
         rule = wait_until(evaluated, timeout=10, what="the first rule evaluation")
         am_alerts = client.get("/api/alertmanager/grafana/api/v2/alerts").json()
-    # The failed query is an Error result; execErrState defaults to Alerting for
-    # file-provisioned rules, so the instance goes Pending for `for` with the reason
-    # Error (state/manager.go), and the rule's health is error with the query's error.
+    # The failed query is an Error result without labels (eval.go NewResultFromError);
+    # execErrState defaults to Alerting for file-provisioned rules, so the instance goes
+    # Pending for `for` with the reason Error (state/manager.go), keeping the error:
+    # the rule's health is error with the query's error, and its totals count the error
+    # too (api_prometheus.go toRuleGroup). The failed query's ref_id and datasource_uid
+    # are annotations, not labels (state.go AddErrorInformation, grafana/grafana#91594).
     assert (rule["state"], rule["health"]) == ("pending", "error")
     (alert,) = rule["alerts"]
     assert alert["state"] == "Pending (Error)"
-    assert (alert["labels"]["datasource_uid"], alert["labels"]["ref_id"]) == ("prom", "A")
-    assert rule["totals"] == {"pending": 1}
+    assert alert["labels"] == {
+        "severity": "critical",
+        "alertname": "Worker down",
+        "grafana_folder": "Covenant alerts",
+    }
+    assert alert["annotations"]["Error"] == rule["lastError"]
+    assert (alert["annotations"]["ref_id"], alert["annotations"]["datasource_uid"]) == (
+        "A",
+        "prom",
+    )
+    assert alert["annotations"]["summary"] == "{{ $labels.job }} is down"
+    assert alert["value"] == ""  # no values yet (state.go SetNextValues)
+    assert rule["totals"] == {"pending": 1, "error": 1}
     assert rule["lastError"].startswith("[sse.dataQueryError] failed to execute query [A]: Post ")
     assert "/api/v1/query" in rule["lastError"]
     assert am_alerts == []  # a Pending state is not sent to the Alertmanager
@@ -739,3 +772,399 @@ def test_provisioning_files_grafana_would_refuse(
     path.write_text(content)
     with pytest.raises(ProvisioningError, match=message):
         create_grafana_app(prometheus_url=None, loki_url=None, provisioning_dir=tmp_path)
+
+
+# --- Grafana 11.3's scheduler, evaluation and state manager, in detail ---------------------
+
+
+@pytest.fixture
+def bare(tmp_path: Path, prometheus: StubServer, clock: Clock) -> Iterator[TestClient]:
+    """The data sources only: each test creates its rules through the provisioning API
+    (in a group of its own, evaluated every 60 s)."""
+    (tmp_path / "datasources").mkdir()
+    (tmp_path / "datasources" / "ds.yaml").write_text(DATASOURCES.replace("${EXTRA_URL}", "x"))
+    app = create_grafana_app(
+        prometheus_url=prometheus.url,
+        loki_url=None,
+        provisioning_dir=tmp_path,
+        token=TOKEN,
+        clock=clock,
+        evaluate_on_timer=False,
+    )
+    with TestClient(app, headers=AUTH) as test_client:
+        yield test_client
+
+
+def prom_query(ref_id: str, expr: str, **model: Any) -> dict[str, Any]:
+    return {
+        "refId": ref_id,
+        "datasourceUid": "prom",
+        "relativeTimeRange": {"from": 300, "to": 0},
+        "model": {"expr": expr, "instant": True, **model},
+    }
+
+
+def expression(ref_id: str, **model: Any) -> dict[str, Any]:
+    return {"refId": ref_id, "datasourceUid": "__expr__", "model": {"refId": ref_id, **model}}
+
+
+def vector(*series: tuple[dict[str, str], str]) -> tuple[int, Any]:
+    result = [{"metric": labels, "value": [1700000000, value]} for labels, value in series]
+    return 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+FAILED = (400, {"status": "error", "errorType": "bad_data", "error": "boom"})
+
+
+def create(client: TestClient, **rule: Any) -> None:
+    """A rule through the provisioning API: by default, A is the instant query ``q``."""
+    body = new_rule(**{"for": "0s", "labels": {}, "data": [prom_query("A", "q")], **rule})
+    response = client.post("/api/v1/provisioning/alert-rules", json=body)
+    assert response.status_code == 201, response.text
+
+
+def rule_named(client: TestClient, title: str) -> dict[str, Any]:
+    body = client.get("/api/prometheus/grafana/api/v1/rules").json()
+    (rule,) = [r for g in body["data"]["groups"] for r in g["rules"] if r["name"] == title]
+    return dict(rule)
+
+
+def alerts_by_instance(client: TestClient, title: str) -> dict[str, dict[str, Any]]:
+    """The rule's alerts in /rules by their ``instance`` label, after checking that
+    /api/v1/alerts lists the same instances in the same states."""
+    alerts = rule_named(client, title).get("alerts", [])
+    listed = client.get("/api/prometheus/grafana/api/v1/alerts").json()["data"]["alerts"]
+    mine = [a for a in listed if a["labels"]["alertname"] == title]
+    assert sorted((a["state"], sorted(a["labels"].items())) for a in mine) == sorted(
+        (a["state"], sorted(a["labels"].items())) for a in alerts
+    )
+    return {a["labels"].get("instance", ""): a for a in alerts}
+
+
+class _Stop(Exception):
+    """Ends the scheduler loop of a test."""
+
+
+def test_rules_are_evaluated_on_a_timer_per_group_interval(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pkg/services/ngalert/schedule/schedule.go: each group is evaluated once per its
+    # interval by the scheduler's ticker, whether or not anything reads the state.
+    create(client, uid="slow", title="Slow", ruleGroup="other")  # a new group: 60 s
+    app: Any = client.app
+    alerting = app.state.alerting
+    evaluated: list[tuple[float, list[str]]] = []
+    elapsed = [0.0]
+
+    async def record(rules: list[dict[str, Any]]) -> None:
+        evaluated.append((elapsed[0], sorted(r["uid"] for r in rules)))
+
+    monkeypatch.setattr(alerting, "_evaluate_rules", record)
+    for path in ("/rules", "/alerts"):
+        assert client.get(f"/api/prometheus/grafana/api/v1{path}").status_code == 200
+    assert client.get("/api/alertmanager/grafana/api/v2/alerts").status_code == 200
+    assert evaluated == []  # reading evaluates nothing
+
+    async def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+        if elapsed[0] > 125:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        asyncio.run(alerting.run(0.5, monotonic=lambda: 5_000 + elapsed[0], sleep=sleep))
+    assert evaluated == [
+        (0, ["slow", "worker-down"]),  # every group once at start
+        (30, ["worker-down"]),  # "pipeline": interval 30s
+        (60, ["slow", "worker-down"]),  # "other": 60 s
+        (90, ["worker-down"]),
+        (120, ["slow", "worker-down"]),
+    ]
+
+
+def test_every_query_runs_and_the_expressions_and_condition_are_honoured(
+    bare: TestClient, prometheus: StubServer
+) -> None:
+    # eval.go: every query and expression of `data` runs, in dependency order; the
+    # condition's refId (here D, not the last one) gives the results, one per series.
+    prometheus.by_query["errors"] = (
+        200,
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {"metric": {"instance": "w1"}, "values": [[1, "3"], [2, "2"], [3, "1"]]},
+                    {"metric": {"instance": "w2"}, "values": [[1, "0"], [2, "0"], [3, "0"]]},
+                ],
+            },
+        },
+    )
+    prometheus.by_query["limit"] = vector(({"instance": "w1"}, "1.5"), ({"instance": "w2"}, "1.5"))
+    create(
+        bare,
+        title="Combined",
+        condition="D",
+        data=[
+            prom_query("A", "errors", instant=False, range=True, intervalMs=60000),
+            prom_query("B", "limit"),
+            # mean, not last: w1 is 2 (its last value, 1, is under the limit)
+            expression("C", type="reduce", expression="A", reducer="mean"),
+            expression("D", type="math", expression="$C > $B"),
+            # the opposite of D: were it the condition, w2 would fire
+            expression(
+                "E",
+                type="threshold",
+                expression="C",
+                conditions=[{"evaluator": {"type": "lt", "params": [1]}}],
+            ),
+        ],
+    )
+    evaluate(bare)
+    asked = {(path, params["query"][0]) for _, path, params in prometheus.requests}
+    assert asked == {("/api/v1/query_range", "errors"), ("/api/v1/query", "limit")}
+    alerts = alerts_by_instance(bare, "Combined")
+    assert (alerts["w1"]["state"], alerts["w1"]["value"]) == ("Alerting", "1e+00")
+    assert (alerts["w2"]["state"], alerts["w2"]["value"]) == ("Normal", "")
+    assert rule_named(bare, "Combined")["query"] == "errors | limit"
+
+
+def test_nodata_and_errors_are_what_eval_go_makes_of_the_queries(
+    bare: TestClient, prometheus: StubServer
+) -> None:
+    empty = vector()
+    prometheus.by_query.update(
+        {"empty1": empty, "empty2": empty, "up": vector(({"instance": "w1"}, "1"))}
+    )
+    prometheus.by_query["broken"] = FAILED
+    gt0 = [{"evaluator": {"type": "gt", "params": [0]}}]
+    # Two queries of one data source without series: one NoData result for it, its
+    # refIds comma-joined (eval.go datasourceUIDsToRefIDs).
+    create(
+        bare,
+        uid="empty",
+        title="Empty",
+        condition="C",
+        data=[
+            prom_query("A", "empty1"),
+            prom_query("B", "empty2"),
+            expression("C", type="math", expression="$A + $B"),
+        ],
+    )
+    # A failed query that the condition does not use is no Error (FindConditionError),
+    # but its response has no frames: NoData for it (IsNoData).
+    create(
+        bare,
+        uid="aside",
+        title="Failure aside",
+        condition="C",
+        data=[
+            prom_query("A", "up"),
+            prom_query("B", "broken"),
+            expression("C", type="threshold", expression="A", conditions=gt0),
+        ],
+    )
+    # A failed query the condition depends on: one Error result without labels; with
+    # execErrState Error the state is Error, and state.go AddErrorInformation adds the
+    # query's ref_id and datasource_uid as labels and the error as an annotation.
+    create(
+        bare,
+        uid="failing",
+        title="Failing",
+        condition="B",
+        execErrState="Error",
+        data=[
+            prom_query("A", "broken"),
+            expression("B", type="threshold", expression="A", conditions=gt0),
+        ],
+    )
+    evaluate(bare)
+    base = {"grafana_folder": "covenant-alerts"}
+    (empty_alert,) = rule_named(bare, "Empty")["alerts"]
+    assert (empty_alert["state"], empty_alert["labels"]) == (
+        "NoData",
+        {"datasource_uid": "prom", "ref_id": "A,B", "alertname": "Empty", **base},
+    )
+    aside = rule_named(bare, "Failure aside")
+    assert [(a["state"], a["labels"]["ref_id"]) for a in aside["alerts"]] == [("NoData", "B")]
+    assert (aside["health"], aside["state"]) == ("nodata", "inactive")
+    failing = rule_named(bare, "Failing")
+    (error,) = failing["alerts"]
+    assert error["state"] == "Error"
+    assert error["labels"] == {
+        "alertname": "Failing",
+        "ref_id": "A",
+        "datasource_uid": "prom",
+        **base,
+    }
+    assert error["annotations"] == {"Error": failing["lastError"]}
+    assert failing["lastError"] == "[sse.dataQueryError] failed to execute query [A]: boom"
+    assert (failing["health"], failing["totals"]) == ("error", {"error": 1})
+    # state/compat.go errorAlert: an Error state goes to the Alertmanager as
+    # DatasourceError with the rule's title in rulename and the error annotation.
+    (am_error,) = [
+        a
+        for a in bare.get("/api/alertmanager/grafana/api/v2/alerts").json()
+        if a["labels"].get("rulename") == "Failing"
+    ]
+    assert am_error["labels"]["alertname"] == "DatasourceError"
+    assert am_error["labels"]["ref_id"] == "A"
+    assert am_error["annotations"]["Error"] == failing["lastError"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "mode", "first", "second", "health"),
+    [
+        # state.go resultNoData / resultError; manager.go setNextState: the result's state
+        # as the reason when the state differs from it, ", KeepLast" appended when either
+        # setting is KeepLast.
+        ("noDataState", "Alerting", "Pending (NoData)", "Alerting (NoData)", "ok"),
+        ("noDataState", "NoData", "NoData", "NoData", "nodata"),
+        ("noDataState", "OK", "Normal (NoData)", "Normal (NoData)", "ok"),
+        ("noDataState", "KeepLast", "Normal (NoData, KeepLast)", "Normal (NoData, KeepLast)", "ok"),
+        ("execErrState", "Alerting", "Pending (Error)", "Alerting (Error)", "error"),
+        ("execErrState", "Error", "Error", "Error", "error"),
+        ("execErrState", "OK", "Normal (Error)", "Normal (Error)", "ok"),
+        ("execErrState", "KeepLast", "Normal (Error, KeepLast)", "Normal (Error, KeepLast)", "ok"),
+    ],
+)
+def test_nodata_and_exec_error_states(
+    bare: TestClient,
+    prometheus: StubServer,
+    clock: Clock,
+    setting: str,
+    mode: str,
+    first: str,
+    second: str,
+    health: str,
+) -> None:
+    prometheus.by_query["q"] = vector() if setting == "noDataState" else FAILED
+    create(bare, title="Mapped", **{"for": "1m", setting: mode})
+    shown = []
+    for _ in range(2):  # `for` is 1m: Pending, then Alerting one interval later
+        evaluate(bare)
+        (alert,) = alerts_by_instance(bare, "Mapped").values()
+        shown.append(alert["state"])
+        clock.now += 60
+    assert shown == [first, second]
+    rule = rule_named(bare, "Mapped")
+    assert rule["health"] == health
+    assert rule["state"] == {"P": "pending", "A": "firing"}.get(second[0], "inactive")
+    # Covenant's alert probe: Grafana's state, lowercased, starting with "alerting".
+    firing = [
+        a
+        for a in bare.get("/api/prometheus/grafana/api/v1/alerts").json()["data"]["alerts"]
+        if a["state"].lower().startswith(("firing", "alerting"))
+    ]
+    assert len(firing) == (second.startswith("Alerting"))
+
+
+def up_series(*instances: str) -> tuple[int, Any]:
+    return vector(*(({"instance": i}, "1") for i in instances))
+
+
+def test_nodata_and_errors_apply_to_every_instance_of_the_rule(
+    bare: TestClient, prometheus: StubServer, clock: Clock
+) -> None:
+    # manager.go setNextStateForRule: with noDataState / execErrState Alerting, OK or
+    # KeepLast the NoData / Error result is applied to every instance the rule has
+    # (setNextStateForAll, the alertingNoDataErrorExecution feature, on in 11.x).
+    prometheus.by_query["q"] = vector(({"instance": "w1"}, "1"), ({"instance": "w2"}, "0"))
+    create(bare, title="Spread", execErrState="Alerting", **{"for": "1m"})
+    create(bare, title="Own", execErrState="Error", **{"for": "1m"})
+    evaluate(bare)
+    prometheus.by_query["q"] = FAILED
+    clock.now += 60
+    evaluate(bare)
+    spread = alerts_by_instance(bare, "Spread")
+    assert {k: a["state"] for k, a in spread.items()} == {
+        "w1": "Alerting (Error)",  # Pending since the first evaluation: `for` is over
+        "w2": "Pending (Error)",  # was Normal
+    }
+    clock.now += 60
+    evaluate(bare)
+    spread = alerts_by_instance(bare, "Spread")
+    assert {k: a["state"] for k, a in spread.items()} == {
+        "w1": "Alerting (Error)",
+        "w2": "Alerting (Error)",  # its `for` is over too
+    }
+    assert spread["w1"]["value"] == "-1e+00"  # state.go SetNextValues: the sentinel
+    # With execErrState Error a label-less instance of its own is created instead; the
+    # series' instances, no longer evaluated, are stale two intervals on and gone.
+    own = alerts_by_instance(bare, "Own")
+    assert {k: a["state"] for k, a in own.items()} == {"": "Error"}
+
+
+def test_missing_series_stay_one_interval_then_are_resolved(
+    bare: TestClient, prometheus: StubServer, clock: Clock
+) -> None:
+    # manager.go deleteStaleStatesFromCache / stateIsStale: a series that stops coming
+    # back keeps its state while lastEvaluation + 2 * interval > now, then is resolved as
+    # Normal (MissingSeries) and deleted from the cache: no API lists it afterwards.
+    prometheus.by_query["q"] = up_series("w1", "w2", "w3")
+    create(bare, title="Series")
+    evaluate(bare)
+    assert {k: a["state"] for k, a in alerts_by_instance(bare, "Series").items()} == {
+        "w1": "Alerting",
+        "w2": "Alerting",
+        "w3": "Alerting",
+    }
+
+    def am_instances() -> set[str]:
+        alerts = bare.get("/api/alertmanager/grafana/api/v2/alerts").json()
+        return {a["labels"]["instance"] for a in alerts}
+
+    prometheus.by_query["q"] = up_series("w1")
+    clock.now += 60  # one interval without w2 and w3: kept as they were
+    evaluate(bare)
+    assert {k: a["state"] for k, a in alerts_by_instance(bare, "Series").items()} == {
+        "w1": "Alerting",
+        "w2": "Alerting",
+        "w3": "Alerting",
+    }
+    assert am_instances() == {"w1", "w2", "w3"}
+    prometheus.by_query["q"] = up_series("w1", "w3")  # w3 is back in time
+    clock.now += 60  # two intervals without w2: stale
+    evaluate(bare)
+    alerts = alerts_by_instance(bare, "Series")
+    assert {k: a["state"] for k, a in alerts.items()} == {"w1": "Alerting", "w3": "Alerting"}
+    assert am_instances() == {"w1", "w3"}
+    listed = bare.get("/api/prometheus/grafana/api/v1/alerts").json()["data"]["alerts"]
+    assert all("MissingSeries" not in a["state"] for a in listed)
+
+
+def test_normal_instances_are_listed_and_states_reported_as_grafana_does(
+    bare: TestClient, prometheus: StubServer, clock: Clock
+) -> None:
+    # api_prometheus.go toRuleGroup / PrepareAlertStatuses (11.3): every state of the
+    # rule is listed, Normal ones included (alertingNoNormalState is off by default);
+    # the alert's state is state.FormatStateAndReason ("Normal", "Alerting (NoData)"),
+    # the rule's state is lowercase firing / pending / inactive and its totals count
+    # instances by their lowercased state; alerts are sorted by importance
+    # (definitions/prom.go AlertsByImportance: alerting, pending, error, nodata, normal;
+    # a state with a reason is no known importance and comes first).
+    prometheus.by_query["q"] = vector(
+        ({"instance": "w1"}, "0"), ({"instance": "w2"}, "1"), ({"instance": "w3"}, "0")
+    )
+    create(bare, title="Mixed", noDataState="Alerting")
+    evaluate(bare)
+    rule = rule_named(bare, "Mixed")
+    assert rule["state"] == "firing"
+    assert rule["totals"] == rule["totalsFiltered"] == {"alerting": 1, "normal": 2}
+    assert [(a["labels"]["instance"], a["state"]) for a in rule["alerts"]] == [
+        ("w2", "Alerting"),
+        ("w1", "Normal"),
+        ("w3", "Normal"),
+    ]
+    assert rule["activeAt"] == "2023-11-14T22:13:20Z"
+    listed = bare.get("/api/prometheus/grafana/api/v1/alerts").json()["data"]["alerts"]
+    assert sorted(a["state"] for a in listed) == ["Alerting", "Normal", "Normal"]
+    # Then no data: noDataState Alerting applies to every instance (for: 0s).
+    prometheus.by_query["q"] = vector()
+    clock.now += 60
+    evaluate(bare)
+    rule = rule_named(bare, "Mixed")
+    assert [a["state"] for a in rule["alerts"]] == ["Alerting (NoData)"] * 3
+    assert (rule["state"], rule["health"], rule["totals"]) == ("firing", "ok", {"alerting": 3})
+    # The Alerting (NoData) instances go to the Alertmanager as the rule's own alerts.
+    am = bare.get("/api/alertmanager/grafana/api/v2/alerts").json()
+    assert sorted(a["labels"]["alertname"] for a in am) == ["Mixed"] * 3

@@ -184,6 +184,15 @@ def test_unknown_datasource_health_is_500(grafana: Grafana) -> None:
     assert response.json()["message"] == "Unable to load datasource metadata"
 
 
+def test_invalid_datasource_uid_health_is_400(grafana: Grafana) -> None:
+    # pkg/api/datasources.go CheckDatasourceHealthWithUID: before any lookup, a uid that
+    # pkg/util IsValidShortUID refuses (other characters than letters, digits, '-' and
+    # '_') -> response.Error(400, "UID is invalid").
+    response = grafana.get("/api/datasources/uid/not.a.uid/health")
+    assert response.status_code == 400
+    assert response.json()["message"] == "UID is invalid"
+
+
 def test_alertmanager_datasource_health_is_plugin_unavailable(grafana: Grafana) -> None:
     # public/app/plugins/datasource/alertmanager/plugin.json declares no backend, so
     # pkg/plugins/plugins.go Plugin.CheckHealth answers ErrPluginUnavailable
