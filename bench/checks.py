@@ -7,8 +7,10 @@ baml-extractor) against the running local stack, the floor of each signal is:
 
 - sql: when the event-worker wrote the row (``pipeline_events.processed_at`` of the
   row carrying the run's trace id);
-- loki: when the worker's log line was written (the entry's own timestamp in Loki,
-  found by the run's trace id);
+- loki: when the worker's log line first became queryable in Loki, found by a bare
+  poller (``query_range`` for the run's trace id every 50 ms, started before the
+  send: the peer in the same run). The line's own timestamp would not do: the
+  worker ships its lines in batches (every 0.5 s), so they are queryable later;
 - prometheus (``increase``): the first scrape that saw the counter move (the
   timestamp of the first raw sample above the value before the send);
 
@@ -30,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,28 +62,43 @@ def _write_time(database_url: str, run: CheckRun) -> float | None:
     return max(0.0, (row[0] - run.sent_at).total_seconds())
 
 
-def _log_time(engines: Engines, run: CheckRun) -> float | None:
-    if run.sent_at is None or not engines.loki:
-        return None
-    sent_ns = int(run.sent_at.timestamp() * 1e9)
-    response = httpx.get(
-        f"{engines.loki}/loki/api/v1/query_range",
-        params={
-            "query": f'{{service="event-worker"}} |= "{run.trace_id}"',
-            "start": str(sent_ns - 5_000_000_000),
-            "end": str(time.time_ns()),
-            "direction": "forward",
-            "limit": "1",
-        },
-        headers=engines.credentials_for("loki").http_headers(),
-        timeout=5,
-    )
-    response.raise_for_status()
-    streams = response.json()["data"]["result"]
-    if not streams:
-        return None
-    first = min(int(v[0]) for s in streams for v in s["values"])
-    return max(0.0, (first - sent_ns) / 1e9)
+class LokiPeer(threading.Thread):
+    """Polls Loki every 50 ms for the run's trace id until the line is queryable."""
+
+    def __init__(self, engines: Engines, trace_id: str) -> None:
+        super().__init__(daemon=True)
+        self.engines, self.trace_id = engines, trace_id
+        self.found_at: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        start_ns = time.time_ns() - 5_000_000_000
+        headers = self.engines.credentials_for("loki").http_headers()
+        deadline = time.monotonic() + 60
+        with httpx.Client() as client:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                response = client.get(
+                    f"{self.engines.loki}/loki/api/v1/query_range",
+                    params={
+                        "query": f'{{service="event-worker"}} |= "{self.trace_id}"',
+                        "start": str(start_ns),
+                        "end": str(time.time_ns() + 1_000_000_000),
+                        "limit": "1",
+                    },
+                    headers=headers,
+                    timeout=5,
+                )
+                if response.is_success and response.json()["data"]["result"]:
+                    self.found_at = time.time()
+                    return
+                self.stop.wait(0.05)
+
+    def floor(self, run: CheckRun) -> float | None:
+        self.stop.set()
+        self.join(timeout=10)
+        if self.found_at is None or run.sent_at is None:
+            return None
+        return max(0.0, self.found_at - run.sent_at.timestamp())
 
 
 def _first_scrape_after(engines: Engines, selector: str, run: CheckRun) -> float | None:
@@ -106,14 +125,16 @@ def _first_scrape_after(engines: Engines, selector: str, run: CheckRun) -> float
     return after[0] - sent if after else None
 
 
-def _floors(check: Check, engines: Engines, run: CheckRun) -> dict[str, float | None]:
+def _floors(
+    check: Check, engines: Engines, run: CheckRun, loki: LokiPeer
+) -> dict[str, float | None]:
     """Each floored expectation's floor, by expectation name."""
     floors: dict[str, float | None] = {}
     for expectation in check.expect:
         if expectation.sql is not None:
             floors[expectation.name] = _write_time(engines.databases["postgres"], run)
         elif expectation.loki is not None:
-            floors[expectation.name] = _log_time(engines, run)
+            floors[expectation.name] = loki.floor(run)
         elif expectation.prometheus is not None and expectation.prometheus.increase:
             floors[expectation.name] = _first_scrape_after(
                 engines, expectation.prometheus.increase, run
@@ -165,14 +186,18 @@ def bench(check: Check, engines: Engines, runs: int) -> None:
     bare: dict[str, list[float]] = {}
     failed = 0
     for index in range(runs):
-        run = asyncio.run(run_check(check, engines))
+        trace_id = secrets.token_hex(16)
+        loki = LokiPeer(engines, trace_id)
+        loki.start()
+        run = asyncio.run(run_check(check, engines, trace_id=trace_id))
         if run.result != "pass":
+            loki.stop.set()
             failed += 1
             print(f"  run {index + 1}: {run.result} {run.error or ''}", file=sys.stderr)
             continue
         for name, took in _bare_gets(_read_only_urls(check, engines)).items():
             bare.setdefault(name, []).append(took)
-        floors = _floors(check, engines, run)
+        floors = _floors(check, engines, run, loki)
         for result in run.expectations:
             if result.latency_s is None:
                 continue

@@ -12,6 +12,7 @@ expression, so a bad one is an error of the file, not of a run.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -38,8 +39,10 @@ RESERVED_HEADERS = frozenset({"traceparent", "covenant-run-id"})
 DEFAULT_TIMEOUT_S = 10.0
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_jsonpath(text: str) -> Any:
-    """A JSONPath (``$.items[0].id``, filters as in jsonpath-ng's extended syntax)."""
+    """A JSONPath (``$.items[0].id``, filters as in jsonpath-ng's extended syntax).
+    Cached: parsing costs milliseconds, and every poll of a step evaluates its paths."""
     from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
     from jsonpath_ng.ext import parse
 

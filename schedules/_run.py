@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 import time
 import uuid
@@ -33,6 +34,7 @@ __all__ = ["CheckRun", "ExpectationResult", "new_run_values", "run_check"]
 
 Result = Literal["pass", "fail", "error"]
 
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 2.0
 BACKOFF = 1.5
@@ -69,9 +71,15 @@ class CheckRun:
         return data
 
 
-def new_run_values(run_id: str | None = None) -> dict[str, str]:
-    """The template values of one run: ids, a W3C traceparent, a fresh event id, now."""
-    trace_id = secrets.token_hex(16)
+def new_run_values(run_id: str | None = None, trace_id: str | None = None) -> dict[str, str]:
+    """The template values of one run: ids, a W3C traceparent, a fresh event id, now.
+
+    ``trace_id``: join a caller's trace (32 lowercase hex digits, not all zero, as W3C
+    Trace Context requires) instead of starting a new one."""
+    if trace_id is None:
+        trace_id = secrets.token_hex(16)
+    elif not _TRACE_ID.fullmatch(trace_id) or trace_id == "0" * 32:
+        raise ValueError("a trace id is 32 lowercase hex digits, not all zero")
     return {
         "run_id": run_id or uuid.uuid4().hex,
         "trace_id": trace_id,
@@ -128,6 +136,7 @@ async def run_check(
     engines: Engines,
     *,
     run_id: str | None = None,
+    trace_id: str | None = None,
     location: str | None = None,
     scheduled_for: datetime | None = None,
     instance: str | None = None,
@@ -137,8 +146,9 @@ async def run_check(
     """Run ``check`` once; never raises for what the engines do.
 
     ``client``: an HTTP client to share between runs (the scheduler's); building
-    one per run (its TLS context) was most of a run's CPU."""
-    values = new_run_values(run_id)
+    one per run (its TLS context) was most of a run's CPU. ``trace_id``: run inside
+    a caller's trace (see :func:`new_run_values`)."""
+    values = new_run_values(run_id, trace_id)
     run = CheckRun(
         check=check.name,
         run_id=values["run_id"],

@@ -309,3 +309,12 @@ def test_traffic_none_watches_only_and_one_kind_of_traffic_is_required() -> None
             "name: w\ntraffic: {none: true, http: {url: 'http://x.test/'}}\n"
             "expect: [{name: a, alert: {name: X}}]"
         )
+
+
+def test_a_run_may_join_a_callers_trace() -> None:
+    values = new_run_values("r1", "4bf92f3577b34da6a3ce929d0e0e4736")
+    assert values["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert values["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    for bad in ("0" * 32, "ABC", "4BF92F3577B34DA6A3CE929D0E0E4736"):
+        with pytest.raises(ValueError, match="32 lowercase hex"):
+            new_run_values("r1", bad)
