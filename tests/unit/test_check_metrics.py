@@ -170,3 +170,20 @@ def test_rules_and_dashboard_query_only_metrics_that_exist(metrics: CovenantMetr
         "covenant_check_results_spooled",
     } <= queried
     assert queried <= exposed, f"queried but not exposed: {sorted(queried - exposed)}"
+
+
+def test_http_steps_are_exported_like_signals(metrics: CovenantMetrics) -> None:
+    run = _run("journey-http", "pass", "run-journey-1", 1.2)
+    run.expectations.insert(
+        0, ExpectationResult("read-back", "http", "seen", latency_s=0.013, detail="HTTP 200")
+    )
+    metrics.record_check_run(run)
+    text = _exposition(metrics)
+    assert (
+        'covenant_signal_latency_seconds_count{check="journey-http",signal="http:read-back"} 1.0'
+        in text
+    )
+    assert (
+        'covenant_signal_latency_seconds_bucket{check="journey-http",le="0.025",'
+        'signal="http:read-back"} 1.0' in text
+    )
