@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import httpx
@@ -407,3 +408,63 @@ def test_can_i_deploy_with_the_comparison_gate(broker: Broker, tmp_path: Path) -
         refused.stdout.replace("\n", "")
     )
     assert can_i_deploy(elsewhere, "--no-compare").returncode == 0
+
+
+def test_can_i_deploy_retries_while_unknown_dry_run_and_json(
+    broker: Broker, tmp_path: Path
+) -> None:
+    consumer, provider = unique("cir-c"), unique("cir-p")
+    env = unique("cir-env")
+    with broker.client() as client:
+        environment(client, env)
+        publish(client, consumer, provider, "good", marker="a")
+        verify(client, consumer, provider, "good", ok=True)  # provider version p1
+    record = covenant(
+        "record-deployment", "--pacticipant", provider, "--version", "p1",
+        "--environment", env, "--broker", broker.url, cwd=tmp_path,
+    )  # fmt: skip
+    assert record.returncode == 0, record.stdout + record.stderr
+    with broker.client() as client:
+        publish(client, consumer, provider, "later", marker="c")
+
+    def ask(version: str, *options: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+        return covenant(
+            "can-i-deploy", "--pacticipant", consumer, "--version", version,
+            "--to-environment", env, "--broker", broker.url, *options, cwd=tmp_path, **env_vars,
+        )  # fmt: skip
+
+    # Unknown (no verification of "later" yet) and no retry: not deployable.
+    unknown = ask("later", "--output", "json")
+    assert unknown.returncode == 1, unknown.stdout + unknown.stderr
+    answer = json.loads(unknown.stdout)
+    assert answer["summary"]["unknown"] == 1 and answer["deployable"] is False
+    assert answer["dryRun"] is False
+
+    # The provider's verification lands while can-i-deploy waits for it.
+    def verify_later() -> None:
+        with broker.client() as client:
+            verify(client, consumer, provider, "later", ok=True)
+
+    timer = threading.Timer(2.0, verify_later)
+    timer.start()
+    try:
+        waited = ask("later", "--retry-while-unknown", "20", "--retry-interval", "0.5")
+    finally:
+        timer.join(timeout=30)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "Waiting for 1 verification result to be published (maximum of 20 more times)" in (
+        waited.stderr
+    )
+    assert f"{consumer} later -> {provider} p1: verified" in waited.stdout
+
+    # A failed verification: not deployable, unless it is a dry run.
+    with broker.client() as client:
+        publish(client, consumer, provider, "bad", marker="b")
+        verify(client, consumer, provider, "bad", ok=False)
+    assert ask("bad").returncode == 1
+    dry = ask("bad", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"[dry-run] {consumer} bad to {env}: NOT deployable" in dry.stdout
+    by_env = ask("bad", "-o", "json", PACT_BROKER_CAN_I_DEPLOY_DRY_RUN="true")
+    assert by_env.returncode == 0, by_env.stdout + by_env.stderr
+    assert json.loads(by_env.stdout)["dryRun"] is True
