@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from verifiers.provider._model import InteractionOutcome, VerifyResult
 
-__all__ = ["render_junit", "render_summary_lines"]
+__all__ = ["render_json", "render_junit", "render_summary_lines"]
 
 
 def _seconds(duration: str) -> str:
@@ -87,3 +88,42 @@ def render_summary_lines(result: VerifyResult) -> list[str]:
         if outcome.error:
             lines.append(f"      {outcome.error}")
     return lines
+
+
+def render_json(result: VerifyResult) -> str:
+    """The whole result as JSON for CI: the verdict, and each interaction with its
+    consumer, states, pending flag, duration and mismatches (field, expected, actual)."""
+    document = {
+        "provider": result.provider,
+        "baseUrl": result.base_url,
+        "passed": result.passed,
+        "seconds": round(result.seconds, 3),
+        "counts": {
+            "interactions": len(result.outcomes),
+            "failed": len(result.failed),
+            "pending": sum(1 for o in result.outcomes if o.pending),
+        },
+        "interactions": [
+            {
+                "consumer": o.consumer,
+                "description": o.description,
+                "providerStates": list(o.states),
+                "passed": o.passed,
+                "pending": o.pending,
+                "duration": o.duration,
+                "mismatches": [
+                    {
+                        "type": m.kind,
+                        "path": m.path,
+                        "message": m.message,
+                        "expected": m.expected,
+                        "actual": m.actual,
+                    }
+                    for m in o.mismatches
+                ],
+                "error": o.error,
+            }
+            for o in result.outcomes
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -63,9 +63,22 @@ def _check_reachable(options: VerifyOptions) -> None:
         ) from None
 
 
+def _check_broker_reachable(options: VerifyOptions) -> None:
+    """The broker (or a pact URL's host) answers at all: an unreachable one is exit 3,
+    not the verifier's "no pacts found"."""
+    targets = [options.broker_url] if options.broker_url else list(options.pact_urls[:1])
+    for target in targets:
+        try:
+            httpx.get(target, timeout=min(options.request_timeout_s, 5.0))
+        except httpx.TransportError as exc:
+            raise ProviderUnreachable(
+                f"the broker is not reachable at {redact_url(target)}: {exc or type(exc).__name__}"
+            ) from None
+
+
 def _message_producer(options: VerifyOptions) -> Callable[..., Message]:
     """Ask the provider for the message its real producer code builds for a description."""
-    url = options.base_url.rstrip("/") + options.messages_path
+    url = options.message_url
 
     def produce(name: str, metadata: dict[str, Any] | None = None) -> Message:
         response = httpx.post(
@@ -148,13 +161,14 @@ def verify_provider(options: VerifyOptions) -> VerifyResult:
     """Verify ``options.provider`` at ``options.base_url``; raise only for usage or reachability."""
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     sources: list[PactFile] = []
-    if options.broker_url is None:
+    if options.broker_url is None and not options.pact_urls:
         if options.pacts_dir is None:
             raise CovenantError("give --pacts DIR or --broker URL", kind=ErrorKind.USAGE)
         sources = pacts_for_provider(
             options.pacts_dir, options.provider, limits=options.pact_limits
         )
     _check_reachable(options)
+    _check_broker_reachable(options)
     with tempfile.TemporaryDirectory(prefix="covenant-pacts-") as scratch:
         return _verify(
             options,
@@ -182,19 +196,34 @@ def _verify(options: VerifyOptions, sources: list[Path], *, has_messages: bool) 
     verifier = (
         Verifier(options.provider, host=host)
         .add_transport(url=base)
-        .state_handler(base + options.state_path, teardown=True, body=True)
+        .state_handler(options.state_url, teardown=options.state_change_teardown, body=True)
         .set_request_timeout(int(options.request_timeout_s * 1000))
         .set_coloured_output(enabled=False)
     )
-    if options.broker_url is not None:
+    credentials = {
+        "username": options.broker_username,
+        "password": options.broker_password,
+        "token": options.broker_token,
+    }
+    if options.pact_urls:
+        for url in options.pact_urls:
+            verifier.add_source(url, **credentials)
+        verifier.message_handler(_message_producer(options))
+    elif options.broker_url is not None:
         selectors = verifier.broker_source(
-            options.broker_url, token=options.broker_token, selector=True
+            options.broker_url, **credentials, selector=True, use_env=False
         )
-        selectors.include_pending()
-        selectors.consumer_version(main_branch=True)
-        selectors.consumer_version(deployed_or_released=True)
+        if options.enable_pending:
+            selectors.include_pending()
+        else:
+            selectors.exclude_pending()
+        if options.include_wip_pacts_since:
+            selectors.include_wip_since(options.include_wip_pacts_since)
+        selectors.consumer_versions(*options.consumer_version_selectors)
         if options.provider_branch:
             selectors.provider_branch(options.provider_branch)
+        if options.provider_tags:
+            selectors.provider_tags(*options.provider_tags)
         verifier = selectors.build()
         verifier.message_handler(_message_producer(options))
     else:
@@ -202,10 +231,23 @@ def _verify(options: VerifyOptions, sources: list[Path], *, has_messages: bool) 
             verifier.add_source(path)
         if has_messages:
             verifier.message_handler(_message_producer(options))
+    if options.filter_consumers:
+        verifier.filter_consumers(*options.filter_consumers)
+    if options.filter_description or options.filter_state or options.filter_no_state:
+        verifier.filter(
+            options.filter_description,
+            state=options.filter_state,
+            no_state=options.filter_no_state,
+        )
     if options.publish:
         if not options.provider_version:
             raise CovenantError("--publish needs --version", kind=ErrorKind.USAGE)
-        verifier.set_publish_options(options.provider_version, branch=options.provider_branch)
+        verifier.set_publish_options(
+            options.provider_version,
+            url=options.build_url,
+            branch=options.provider_branch,
+            tags=list(options.provider_tags) or None,
+        )
 
     started = time.perf_counter()
     failure: Exception | None = None
