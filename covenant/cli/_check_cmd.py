@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -146,6 +145,8 @@ def run(
     (Covenant could not send or ask: an engine unreachable, 5xx, auth refused),
     2 invalid check files or unknown check.
     """
+    import asyncio
+
     from schedules import RunStore, engines_for, run_check
 
     config = state(ctx).config()

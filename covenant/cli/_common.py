@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from covenant.kernel.config import CovenantConfig, load_config
+if TYPE_CHECKING:
+    # Loaded when a command first needs it: pydantic and the model are most of a
+    # bare `covenant --help`'s start-up otherwise.
+    from covenant.kernel.config import CovenantConfig
 
 __all__ = ["Context", "err", "out", "state"]
 
@@ -26,6 +29,8 @@ class Context:
     def config(self) -> CovenantConfig:
         """Load once per invocation; errors surface as ConfigError (exit 2)."""
         if self._config is None:
+            from covenant.kernel.config import load_config
+
             self._config = load_config(self.config_path, overrides=self.overrides)
         return self._config
 

@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 
 from covenant.cli._common import out, state
-from covenant.kernel.config import CovenantConfig
 from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
+    from covenant.kernel.config import CovenantConfig
     from verifiers.compare import CompareResult, OpenApiDocument
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from covenant.cli._common import out, state
-from covenant.kernel.config import render_config, resolve_config_path
 
 app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -16,6 +15,8 @@ def show(ctx: typer.Context) -> None:
 
     Passwords inside URLs and every secret field are masked.
     """
+    from covenant.kernel.config import render_config, resolve_config_path
+
     context = state(ctx)
     config = context.config()
     source = resolve_config_path(context.config_path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from covenant.cli._common import out, state
@@ -32,6 +30,8 @@ def upgrade(ctx: typer.Context) -> None:
             return await database.open()
         finally:
             await database.close()
+
+    import asyncio
 
     applied = asyncio.run(run())
     out.print(

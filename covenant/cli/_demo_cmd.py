@@ -11,9 +11,6 @@ from rich.table import Table
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state, with_throwaway_token
 from covenant.cli._stack_cmd import _progress
-from covenant.kernel.config import REFERENCE_SERVICES
-from covenant.kernel.endpoints import service_name
-from covenant.kernel.stackstate import load_state
 
 STEPS = 5
 
@@ -24,6 +21,9 @@ def _step(number: int, title: str) -> None:
 
 def _verify_reference_services(state_dir: Path) -> bool:
     """Verify every reference provider of the stack against the committed pacts."""
+    from covenant.kernel.config import REFERENCE_SERVICES
+    from covenant.kernel.endpoints import service_name
+    from covenant.kernel.stackstate import load_state
     from verifiers.provider import VerifyOptions, render_summary_lines, verify_provider
 
     state = load_state(state_dir)
@@ -104,6 +104,7 @@ def demo(ctx: typer.Context) -> None:
 
     from covenant.app import BackgroundServer, create_app
     from covenant.cli._demo_broker import contract_loop
+    from covenant.kernel.stackstate import load_state
     from covenant.stack.manager import StackManager, port_is_free
 
     config = state(ctx).config()

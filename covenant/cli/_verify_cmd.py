@@ -15,7 +15,6 @@ from rich.markup import escape
 
 from contracts.paths import PACTS_DIR
 from covenant.cli._common import err, out, state
-from covenant.kernel.endpoints import stack_service_url
 from covenant.kernel.errors import CovenantError, ErrorKind
 
 __all__ = ["verify"]
@@ -221,6 +220,7 @@ def verify(
     error, 3 provider unreachable.
     """
     from contracts.pactfile import limits_for
+    from covenant.kernel.endpoints import stack_service_url
     from verifiers.provider import (
         DEFAULT_SELECTORS,
         VerifyOptions,
