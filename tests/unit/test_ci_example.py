@@ -116,7 +116,8 @@ def test_every_covenant_command_parses(args: list[str]) -> None:
 
 
 def test_the_commands_say_what_the_readme_says() -> None:
-    by_path = dict(parse(args) for args in COMMANDS)
+    parsed = [parse(args) for args in COMMANDS]
+    by_path = dict(item for item in parsed if not item[1].get("pact_url"))
     publish = by_path["contracts publish"]
     assert str(publish["directory"]) == "contracts/pacts"
     assert publish["version"] and publish["branch"]
@@ -128,6 +129,11 @@ def test_the_commands_say_what_the_readme_says() -> None:
     gate = by_path["can-i-deploy"]
     assert gate["pacticipant"] == "web-client"
     assert gate["to_environment"] == "production" and gate["compare"] is True
+    assert gate["retry_while_unknown"] > 0
+    # The webhook's job verifies the one changed pact and publishes the result.
+    [changed] = [values for path, values in parsed if values.get("pact_url")]
+    assert changed["provider"] == "hono-api" and changed["publish"] is True
+    assert changed["broker"] is None and changed["version"]
     recorded = by_path["record-deployment"]
     assert (recorded["pacticipant"], recorded["environment"]) == ("web-client", "production")
 
