@@ -186,10 +186,8 @@ def record_deployment(
 
 def register(root: typer.Typer) -> None:
     """Add these commands to the ``covenant`` root command."""
-    from covenant.cli._can_i_deploy_cmd import can_i_deploy
     from covenant.cli._compare_cmd import compare
 
     app.command("compare")(compare)
     root.add_typer(app, name="contracts")
-    root.command("can-i-deploy")(can_i_deploy)
     root.command("record-deployment")(record_deployment)

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from covenant import __version__
 from covenant.cli import (
+    _can_i_deploy_cmd,
     _check_cmd,
     _config_cmd,
     _contracts_cmd,
@@ -75,6 +76,7 @@ app.command("verify")(_verify_cmd.verify)
 app.command("fuzz")(_fuzz_cmd.fuzz)
 app.command("demo")(_demo_cmd.demo)
 _contracts_cmd.register(app)
+app.command("can-i-deploy")(_can_i_deploy_cmd.can_i_deploy)
 
 
 def main() -> None:
