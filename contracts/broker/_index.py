@@ -3,9 +3,9 @@
 Clients look relations up by name (``pb:publish-contracts``,
 ``pb:latest-provider-pacts``, ``pb:latest-version``, ...) and expand templated
 hrefs (``{provider}``, ``{pacticipant}``, ...) with URL-encoded values, so the
-relation names and placeholders are those of the reference Pact Broker. Every
-relation listed here is served by this broker. The route is
-:mod:`contracts.broker.resources.index`.
+relation names and placeholders are those of the reference Pact Broker (and, for
+``pf:`` relations, of PactFlow). Every relation listed here is served by this
+broker. The route is :mod:`contracts.broker.resources.index`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,50 @@ RELATIONS: dict[str, tuple[str, str]] = {
         "/pacts/provider/{provider}/latest/{tag}",
         "Latest pacts for provider with the specified tag",
     ),
+    "pb:provider-pacts-with-tag": (
+        "/pacts/provider/{provider}/tag/{tag}",
+        "All pact versions for the provider with the specified consumer version tag",
+    ),
+    "pb:provider-pacts-with-branch": (
+        "/pacts/provider/{provider}/branch/{branch}",
+        "All pact versions for the provider with the specified consumer version branch",
+    ),
+    "pb:latest-provider-pacts-with-branch": (
+        "/pacts/provider/{provider}/branch/{branch}/latest",
+        "Latest pacts for provider with the specified consumer version branch",
+    ),
+    "pb:provider-pacts-with-main-branch": (
+        "/pacts/provider/{provider}/branch",
+        "All pact versions for the provider from each consumer's main branch",
+    ),
+    "pb:latest-provider-pacts-with-main-branch": (
+        "/pacts/provider/{provider}/branch/latest",
+        "Latest pacts for provider from each consumer's main branch",
+    ),
     "pb:provider-pacts": (
         "/pacts/provider/{provider}",
         "All pact versions for the specified provider",
+    ),
+    "pb:tagged-pact-versions": (
+        "/pacts/provider/{provider}/consumer/{consumer}/tag/{tag}",
+        "All versions of a pact for a given consumer, provider and consumer version tag",
+    ),
+    "pb:branch-pact-versions": (
+        "/pacts/provider/{provider}/consumer/{consumer}/branch/{branch}",
+        "All versions of a pact for a given consumer, provider and consumer version branch",
+    ),
+    "pb:latest-branch-pact-versions": (
+        "/pacts/provider/{provider}/consumer/{consumer}/branch/{branch}/latest/versions",
+        "The latest version of a pact for a given consumer, provider and consumer version branch",
+    ),
+    "pb:main-branch-pact-versions": (
+        "/pacts/provider/{provider}/consumer/{consumer}/branch/versions",
+        "All versions of a pact for a given consumer and provider from the consumer's main branch",
+    ),
+    "pb:latest-main-branch-pact-versions": (
+        "/pacts/provider/{provider}/consumer/{consumer}/branch/latest",
+        "The latest version of a pact for a given consumer and provider from the consumer's"
+        " main branch",
     ),
     "pb:provider-pacts-for-verification": (
         "/pacts/provider/{provider}/for-verification",
@@ -85,6 +126,11 @@ RELATIONS: dict[str, tuple[str, str]] = {
     ),
     "pb:webhooks": ("/webhooks", "Webhooks"),
     "pb:webhook": ("/webhooks/{uuid}", "Webhook"),
+    # PactFlow's bi-directional contract testing: the provider's OpenAPI document.
+    "pf:publish-provider-contract": (
+        "/provider-contracts/provider/{provider}/publish",
+        "Publish a provider contract",
+    ),
 }
 
 
@@ -95,6 +141,6 @@ def render_index(base: str) -> dict[str, Any]:
         links[relation] = link(base, path, title=title, templated="{" in path)
     links["curies"] = [
         link(base, "/doc/{rel}?context=index", name=prefix, templated=True)
-        for prefix in ("pb", "beta")
+        for prefix in ("pb", "beta", "pf")
     ]
     return {"_links": links}

@@ -11,7 +11,7 @@ into a :class:`MatrixQuery` and rendering the result from the broker's base URL.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from contracts.broker._errors import BrokerError
@@ -30,6 +30,7 @@ from contracts.broker._matrix_query import (
     Row,
     Selector,
 )
+from contracts.broker._provider_contracts import contract_path
 
 __all__ = [
     "MAX_LIMIT",
@@ -38,6 +39,7 @@ __all__ = [
     "matrix_body",
     "parse_matrix_query",
     "tag_deploy_query",
+    "tag_environment_deploy_query",
 ]
 
 DEFAULT_LIMIT = 100
@@ -152,15 +154,22 @@ def parse_matrix_query(items: list[tuple[str, str]]) -> MatrixQuery:
     )
 
 
-def _version(base: str, name: str, number: str, branch: str | None) -> dict[str, Any]:
+def _version(
+    base: str, name: str, number: str, branch: str | None, *, contract: bool = False
+) -> dict[str, Any]:
     body: dict[str, Any] = {"number": number}
     if branch is not None:
         body["branch"] = branch
     body["_links"] = {"self": link(base, version_path(name, number))}
+    if contract:
+        # The provider contract (OpenAPI document) this provider version published.
+        body["_links"]["pf:provider-contract"] = link(
+            base, contract_path(name, number), title="Provider contract"
+        )
     return body
 
 
-def _row(base: str, row: Row) -> dict[str, Any]:
+def _row(base: str, row: Row, contracts: Collection[int]) -> dict[str, Any]:
     d = row.data
     consumer, provider = d["consumer"], d["provider"]
     verification = None
@@ -185,7 +194,13 @@ def _row(base: str, row: Row) -> dict[str, Any]:
         "provider": {
             "name": provider,
             "version": (
-                _version(base, provider, d["pv_number"], d["pv_branch"])
+                _version(
+                    base,
+                    provider,
+                    d["pv_number"],
+                    d["pv_branch"],
+                    contract=d["pv_id"] in contracts,
+                )
                 if d["pv_number"] is not None
                 else None
             ),
@@ -202,8 +217,12 @@ def _row(base: str, row: Row) -> dict[str, Any]:
     return body
 
 
-def matrix_body(base: str, self_path: str, result: MatrixResult) -> dict[str, Any]:
-    """The matrix document; ``self_path`` is the path and query string asked for."""
+def matrix_body(
+    base: str, self_path: str, result: MatrixResult, contracts: Collection[int] = ()
+) -> dict[str, Any]:
+    """The matrix document; ``self_path`` is the path and query string asked for.
+    ``contracts``: the provider versions (ids) that published a provider contract,
+    whose rows link it as ``pf:provider-contract``."""
     summary = result.summary
     counts: dict[str, Any] = {
         "deployable": summary.deployable,
@@ -225,7 +244,7 @@ def matrix_body(base: str, self_path: str, result: MatrixResult) -> dict[str, An
     return {
         "summary": counts,
         "notices": notices,
-        "matrix": [_row(base, row) for row in result.rows],
+        "matrix": [_row(base, row, contracts) for row in result.rows],
         "_links": {"self": link(base, self_path, title="Matrix")},
     }
 
@@ -280,5 +299,15 @@ def tag_deploy_query(name: str, tag: str, to: str) -> MatrixQuery:
         selectors=[Selector(pacticipant=name, latest=True, tag=tag)],
         latestby="cvp",
         tag=to,
+        limit=MAX_LIMIT,
+    )
+
+
+def tag_environment_deploy_query(name: str, tag: str, environment: str) -> MatrixQuery:
+    """Can the latest version tagged ``tag`` be deployed to ``environment``?"""
+    return MatrixQuery(
+        selectors=[Selector(pacticipant=name, latest=True, tag=tag)],
+        latestby="cvpv",
+        environment=environment,
         limit=MAX_LIMIT,
     )

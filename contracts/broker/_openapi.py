@@ -25,10 +25,11 @@ from typing import Any
 from contracts.broker._delivery import EVENT_NAMES, URL_PARAMETERS
 from contracts.broker._inputs import MAX_QUERY_VALUE
 from contracts.broker._pacts import MAX_NAME_LENGTH
+from contracts.broker._provider_contracts import JSON_MEDIA_TYPES, YAML_MEDIA_TYPES
 from contracts.broker._verification import MAX_TEXT
 from covenant.kernel.problems import PROBLEM_SCHEMA
 
-__all__ = ["REQUESTS", "Request", "describe_broker_operations"]
+__all__ = ["BADGE_TAG", "REQUESTS", "Request", "describe_broker_operations"]
 
 _ERRORS = {
     "400": "Bad input: the problem document names what and where",
@@ -165,6 +166,68 @@ PUBLISH: Schema = _obj(
     "pacticipantName",
     "pacticipantVersionNumber",
     "contracts",
+)
+
+
+def _any_case(word: str) -> str:
+    """A regex matching ``word`` in any letter case (JSON Schema patterns have no flags)."""
+    return "".join(
+        f"[{c.upper()}{c.lower()}]" if c.isalpha() else ("\\" + c if c in ".+" else c) for c in word
+    )
+
+
+#: ``_provider_contracts``: JSON or YAML media types, any case, parameters allowed.
+_CONTRACT_MEDIA_TYPES = "|".join(
+    _any_case(media) for media in (*JSON_MEDIA_TYPES, *YAML_MEDIA_TYPES)
+)
+#: Base64 of any content (a pattern, so generated data decodes; what it holds is the
+#: endpoint's check, 422).
+BASE64_TEXT: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "contentEncoding": "base64",
+    "pattern": BASE64["pattern"],
+}
+PROVIDER_CONTRACT: Schema = _obj(
+    {
+        "pacticipantVersionNumber": NAME,
+        "branch": _nullable(NAME),
+        "tags": _nullable({"type": "array", "items": NAME}),
+        "buildUrl": _nullable(HTTP_URL),
+        "contract": _obj(
+            {
+                "content": {
+                    **BASE64_TEXT,
+                    "description": "The OpenAPI 3.x document, base64-encoded, in the media"
+                    " type contentType names (JSON or YAML).",
+                },
+                "contentType": {
+                    "type": "string",
+                    "pattern": rf"^({_CONTRACT_MEDIA_TYPES})[ \t]*(;[^\x00]*)?$",
+                    "maxLength": 256,
+                },
+                "specification": {"type": "string", "pattern": f"^{_any_case('oas')}$"},
+                "selfVerificationResults": _nullable(
+                    _obj(
+                        {
+                            "success": BOOLEAN,
+                            "content": _nullable(BASE64_TEXT),
+                            "contentType": _nullable(SHORT_TEXT),
+                            "format": _nullable(SHORT_TEXT),
+                            "verifier": _nullable(SHORT_TEXT),
+                            "verifierVersion": _nullable(SHORT_TEXT),
+                        },
+                        "success",
+                    )
+                ),
+            },
+            "content",
+            "contentType",
+            "specification",
+        ),
+    },
+    "pacticipantVersionNumber",
+    "contract",
 )
 
 PACTICIPANT: Schema = _obj(
@@ -362,6 +425,19 @@ CAN_I_DEPLOY_QUERY: list[Schema] = [
 ]
 
 
+BADGE_LABEL = _query(
+    "label",
+    QUERY_STRING,
+    about="The badge's left text: for a pact badge 'consumer' or 'provider' shows only"
+    " that name; for a can-i-deploy badge, any text (default 'can-i-deploy').",
+)
+BADGE_INITIALS = _query(
+    "initials",
+    {"type": "string", "enum": ["true", "false"]},
+    about="true: names as their initials (order-service -> os).",
+)
+
+
 class Request:
     """What one operation reads: a JSON body (``body``; ``None`` = no body at all) and
     query parameters."""
@@ -441,6 +517,28 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("post", "/webhooks/provider/{provider}/consumer/{consumer}"): Request(WEBHOOK),
     ("put", "/webhooks/{uuid}"): Request(WEBHOOK),
     ("post", "/webhooks/{uuid}/execute"): NO_BODY,
+    ("post", "/provider-contracts/provider/{provider}/publish"): Request(
+        PROVIDER_CONTRACT, names_in_path=True
+    ),
+    **{
+        ("get", path): Request(query=[BADGE_LABEL, BADGE_INITIALS])
+        for path in (
+            _PACT + "/latest/badge",
+            _PACT + "/latest/{tag}/badge",
+            "/matrix/provider/{provider}/latest/{provider_tag}/consumer/{consumer}/latest/{tag}"
+            "/badge",
+        )
+    },
+    **{
+        ("get", path): Request(query=[BADGE_LABEL])
+        for path in (
+            "/pacticipants/{name}/latest-version/{tag}/can-i-deploy/to/{to}/badge",
+            "/pacticipants/{name}/latest-version/{tag}/can-i-deploy/to-environment/{environment}"
+            "/badge",
+            "/pacticipants/{name}/branches/{branch}/latest-version/can-i-deploy/to-environment"
+            "/{environment}/badge",
+        )
+    },
 }
 
 
@@ -494,14 +592,43 @@ def _document(operation: dict[str, Any], method: str) -> None:
         )
 
 
+#: The tag of the badge routes, which answer SVG rather than HAL.
+BADGE_TAG = "broker badges"
+_SVG = {"schema": {"type": "string"}}
+
+
+def _document_badge(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    responses["200"] = {
+        "description": "The badge (also for what does not exist: 'pact not found', ...)",
+        "content": {"image/svg+xml": _SVG},
+    }
+    for status in ("400", "401", "503"):
+        responses.setdefault(
+            status,
+            {
+                "description": _ERRORS[status],
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        )
+
+
 def describe_broker_operations(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` (an OpenAPI document as generated) with the broker's operations
-    documented as answered: HAL on success, problem documents on errors, and the
-    bodies and query parameters of :data:`REQUESTS`. Changes ``document`` in place."""
+    documented as answered: HAL on success (SVG for the badges), problem documents on
+    errors, and the bodies and query parameters of :data:`REQUESTS`. Changes
+    ``document`` in place."""
     document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
-            if "broker" in operation.get("tags", []):
+            tags = operation.get("tags", [])
+            if "broker" in tags:
                 _document(operation, method)
+                _describe_request(operation, method, path)
+            elif BADGE_TAG in tags:
+                _document_badge(operation)
                 _describe_request(operation, method, path)
     return document

@@ -357,6 +357,12 @@ _ON_BRANCH = (
     " JOIN broker.branches b ON b.id = bv.branch_id"
     " WHERE bv.version_id = v.id AND b.name = %s)"
 )
+#: The consumer version is on its pacticipant's main branch (``mainBranch``).
+_ON_MAIN_BRANCH = (
+    "EXISTS (SELECT 1 FROM broker.branch_versions bv"
+    " JOIN broker.branches b ON b.id = bv.branch_id"
+    " WHERE bv.version_id = v.id AND b.name = c.main_branch)"
+)
 
 
 async def find_pacts(
@@ -368,13 +374,15 @@ async def find_pacts(
     sha: str | None = None,
     tag: str | None = None,
     branch: str | None = None,
+    main_branch: bool = False,
     latest: bool = False,
     latest_per_integration: bool = False,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Publications matching the filters, newest consumer version first.
 
-    ``latest`` keeps the newest one; ``latest_per_integration`` keeps the newest per
+    ``main_branch`` keeps consumer versions on their consumer's main branch. ``latest``
+    keeps the newest one; ``latest_per_integration`` keeps the newest per
     consumer/provider pair (ordered by consumer then provider name)."""
     clauses: list[sql.Composable] = []
     params: list[Any] = []
@@ -393,6 +401,8 @@ async def find_pacts(
     if branch is not None:
         clauses.append(sql.SQL(_ON_BRANCH))
         params.append(branch)
+    if main_branch:
+        clauses.append(sql.SQL(_ON_MAIN_BRANCH))
     query: sql.Composable = (
         sql.SQL(_SELECT)
         + sql.SQL(" WHERE ")

@@ -14,7 +14,7 @@ from verifiers.compare._check import (
     load_pact,
     load_pacts,
 )
-from verifiers.compare._gate import compare_matrix_pacts, pact_links
+from verifiers.compare._gate import compare_matrix_pacts, pact_links, provider_contract_links
 from verifiers.compare._model import CODES, CompareResult, Incompatibility, ProviderReport
 from verifiers.compare._openapi import OpenApiDocument, SpecUnreachable, load_spec
 
@@ -34,4 +34,5 @@ __all__ = [
     "load_pacts",
     "load_spec",
     "pact_links",
+    "provider_contract_links",
 ]

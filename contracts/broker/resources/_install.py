@@ -17,10 +17,13 @@ from contracts.broker._context import BrokerContext
 from contracts.broker._db import BrokerDatabase, DatabaseTimeout
 from contracts.broker._errors import BrokerError
 from contracts.broker.resources import (
+    badges,
     environments,
     index,
     matrix,
+    pact_lists,
     pacticipants,
+    provider_contracts,
     publish,
     verification,
     webhooks,
@@ -31,7 +34,20 @@ from covenant.kernel.config import BrokerConfig
 
 __all__ = ["install_broker"]
 
-ROUTERS = (index, publish, pacticipants, environments, verification, matrix, webhooks)
+#: In matching order: badges before the pact routes (``.../latest/badge`` is a badge,
+#: not the latest pact tagged "badge"), as in the Pact Broker.
+ROUTERS = (
+    index,
+    badges,
+    publish,
+    pact_lists,
+    provider_contracts,
+    pacticipants,
+    environments,
+    verification,
+    matrix,
+    webhooks,
+)
 
 
 def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> BrokerContext:
@@ -43,7 +59,7 @@ def install_broker(app: FastAPI, config: BrokerConfig, database_url: str) -> Bro
     )
     app.state.broker = context
     for module in ROUTERS:
-        app.include_router(module.router, tags=["broker"])
+        app.include_router(module.router, tags=list(getattr(module, "TAGS", ["broker"])))
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(context)

@@ -3,7 +3,8 @@
 Reading the query and rendering the answer are :mod:`contracts.broker._matrix`'s,
 running it :mod:`contracts.broker._matrix_query`'s; these routes call them and
 answer, turning a query that names an unknown environment or pacticipant into
-its problem document (422).
+its problem document (422). A row whose provider version published a provider
+contract links it (``pf:provider-contract``), for the pact-vs-OpenAPI gate.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contracts.broker._matrix import (
     tag_deploy_query,
 )
 from contracts.broker._matrix_query import MatrixLookupError, MatrixQuery, MatrixResult, run_matrix
+from contracts.broker._provider_contracts import versions_with_contracts
 from contracts.broker.resources._http import Reader, base_url, broker_router, hal
 
 __all__ = ["router"]
@@ -41,23 +43,28 @@ async def _run(
         ) from None
 
 
-def _answer(request: Request, result: MatrixResult) -> Response:
+async def _answer(
+    request: Request, conn: psycopg.AsyncConnection, result: MatrixResult
+) -> Response:
     url = request.url
     self_path = url.path + (f"?{url.query}" if url.query else "")
-    return hal(matrix_body(base_url(request), self_path, result))
+    provider_versions = {r.data["pv_id"] for r in result.rows if r.data["pv_id"] is not None}
+    contracts = await versions_with_contracts(conn, provider_versions)
+    return hal(matrix_body(base_url(request), self_path, result, contracts))
 
 
 @router.get("/matrix")
 async def matrix(request: Request, conn: Reader) -> Response:
     query = parse_matrix_query(list(request.query_params.multi_items()))
-    return _answer(request, await _run(conn, query))
+    return await _answer(request, conn, await _run(conn, query))
 
 
 @router.get("/can-i-deploy")
 async def can_i_deploy(request: Request, conn: Reader) -> Response:
     query = can_i_deploy_query(request.query_params)
     # The one selector is the pacticipant parameter.
-    return _answer(request, await _run(conn, query, selectors_as="pacticipant"))
+    result = await _run(conn, query, selectors_as="pacticipant")
+    return await _answer(request, conn, result)
 
 
 @router.get(
@@ -67,7 +74,7 @@ async def can_i_deploy_branch(
     name: str, branch: str, environment: str, request: Request, conn: Reader
 ) -> Response:
     query = branch_deploy_query(name, branch, environment)
-    return _answer(request, await _run(conn, query))
+    return await _answer(request, conn, await _run(conn, query))
 
 
 @router.get("/pacticipants/{name}/latest-version/{tag}/can-i-deploy/to/{to}")
@@ -75,4 +82,4 @@ async def can_i_deploy_tag(
     name: str, tag: str, to: str, request: Request, conn: Reader
 ) -> Response:
     query = tag_deploy_query(name, tag, to)
-    return _answer(request, await _run(conn, query))
+    return await _answer(request, conn, await _run(conn, query))
