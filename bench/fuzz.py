@@ -1,9 +1,10 @@
 """Throughput and peak memory of ``covenant fuzz`` against the plain ``schemathesis run``.
 
 Same spec (the local stack's hono-api), phases, seed and example count; runs
-alternate. Requests are counted from each run's NDJSON events (recorded
-interactions); peak memory is the maximum resident set of the whole command
-tree as GNU time reports it. Prints medians and ratios; asserts nothing.
+alternate (which of the two goes first alternates too). Requests are counted from
+each run's NDJSON events (recorded interactions); peak memory is the maximum
+resident set of the whole command tree as GNU time reports it. Prints medians
+and ratios; asserts nothing.
 Target: covenant's throughput >= 0.95 of the plain CLI's.
 
     .venv/bin/python bench/fuzz.py [--runs 3] [--examples 20]
@@ -51,6 +52,7 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tu
         subprocess.run(
             ["/usr/bin/time", "-o", rss.name, "-f", "%M", *argv],
             env=env,
+            cwd=cwd,
             capture_output=True,
             check=False,
         )
@@ -100,9 +102,6 @@ def main() -> None:
                 "--report-ndjson-path",
                 str(plain_events),
             ]
-            seconds, rss = measure(plain, env, plain_workdir)
-            results["schemathesis"].append((seconds, rss, requests_in(plain_events)))
-
             report_dir = Path(tmp) / "covenant"
             ours = [
                 str(bin_dir / "covenant"),
@@ -117,9 +116,17 @@ def main() -> None:
                 str(report_dir),
             ]
             ours_env = {**env, "COVENANT_FUZZ__PHASES": f"[{PHASES}]"}
-            seconds, rss = measure(ours, ours_env)
-            events = next(report_dir.glob("*/hono-api/events.ndjson"))
-            results["covenant"].append((seconds, rss, requests_in(events)))
+            both = [
+                ("schemathesis", plain, env, plain_workdir, plain_events),
+                ("covenant", ours, ours_env, None, None),
+            ]
+            # Alternate which goes first, so that neither always meets the service
+            # (and the machine) right after the other.
+            for name, argv, run_env, cwd, events in both if run % 2 == 0 else both[::-1]:
+                seconds, rss = measure(argv, run_env, cwd)
+                if events is None:
+                    events = next(report_dir.glob("*/hono-api/events.ndjson"))
+                results[name].append((seconds, rss, requests_in(events)))
         for name, runs in results.items():
             seconds, rss, requests = runs[-1]
             print(

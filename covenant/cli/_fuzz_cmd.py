@@ -1,4 +1,5 @@
-"""``covenant fuzz``: Schemathesis against each service's OpenAPI document.
+"""``covenant fuzz``: Schemathesis against each service's OpenAPI document, or against
+any API given by ``--spec`` and ``--url``, optionally held against a baseline.
 
 The session (``verifiers.fuzz.session.FuzzSession``) does the work; this command parses the
 options, renders the session's events as they come and its result at the end."""
@@ -13,10 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from covenant.cli._common import err, out, state
+from covenant.kernel.errors import CovenantError, ErrorKind
 
 if TYPE_CHECKING:
     from covenant.app import BackgroundServer
     from covenant.kernel.config import CovenantConfig
+    from verifiers.fuzz import BaselineEntry, BaselineReport, Sighting
     from verifiers.fuzz.session import FuzzEvent, FuzzSession, FuzzSessionResult
 
 
@@ -81,7 +84,42 @@ def _render(finished: FuzzSessionResult) -> None:
             soft_wrap=True,
         )
         out.print(f"    {finding.curl}", markup=False, soft_wrap=True)
+    if finished.baseline is not None:
+        _render_baseline(finished.baseline)
     out.print(f"reports: {finished.report_dir}", markup=False)
+
+
+def _sighting(tag: str, sighting: Sighting) -> str:
+    finding = sighting.finding
+    what = finding.problem or finding.title
+    return f"  {tag:<7} {finding.id} {sighting.service} {finding.operation} {finding.check}: {what}"
+
+
+def _entry(tag: str, entry: BaselineEntry) -> str:
+    return f"  {tag:<7} {entry.id} {entry.service} {entry.operation} {entry.check}: {entry.message}"
+
+
+def _render_baseline(report: BaselineReport) -> None:
+    """Which findings the baseline knew (``known``), which it did not (``new``: these
+    fail the run), which of its entries were not found (``gone``); once
+    ``--update-baseline`` wrote it, what was ``added``, ``kept`` and ``removed``."""
+    new, known, gone = ("added", "kept", "removed") if report.written else ("new", "known", "gone")
+    lines = [_sighting(new, s) for s in report.new]
+    lines += [_sighting(known, s) for s in report.known]
+    lines += [_entry(gone, e) for e in report.gone]
+    if report.written:
+        head = (
+            f"baseline {report.path} written: {report.entries} findings"
+            f" ({len(report.new)} added, {len(report.gone)} removed)"
+        )
+    else:
+        head = (
+            f"baseline {report.path}: {len(report.new)} new, {len(report.known)} known,"
+            f" {len(report.gone)} not seen any more"
+        )
+    out.print(head, markup=False, soft_wrap=True)
+    for line in lines:
+        out.print(line, markup=False, soft_wrap=True)
 
 
 def fuzz(
@@ -112,15 +150,86 @@ def fuzz(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No Schemathesis progress output.")
     ] = False,
+    spec: Annotated[
+        str | None,
+        typer.Option(
+            "--spec",
+            metavar="URL_OR_FILE",
+            help="Fuzz any API: its OpenAPI (or Swagger 2.0) document, URL or file.",
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="BASE",
+            help="With --spec: the base URL requests go to (with its base path).",
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            metavar="'NAME: VALUE'",
+            help="With --spec: a header for every request (its value is a secret).",
+        ),
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option("--auth", metavar="USER:PASSWORD", help="With --spec: basic auth."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", metavar="TOKEN", help="With --spec: a bearer token."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="NAME", help="With --spec: the service (default 'api')."),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            metavar="FILE",
+            help="Known findings (YAML, or JSON if *.json): fail only on findings not in it.",
+            dir_okay=False,
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool,
+        typer.Option("--update-baseline", help="Write the current findings into --baseline FILE."),
+    ] = False,
 ) -> None:
     """Fuzz each service's OpenAPI endpoints with Schemathesis (all phases, the default
     checks plus Covenant's: response-time budget, no stack traces or secrets in error
     bodies, problem-document shape). Writes JUnit XML, NDJSON events and an HTML report
     with a curl line per finding; stores runs and findings in PostgreSQL.
 
-    Exit codes: 0 clean, 1 findings, 2 usage or configuration error, 3 service unreachable.
+    Any API, nothing configured: --spec URL_OR_FILE --url BASE [-H 'Name: value' ...]
+    [--auth user:password | --token TOKEN]; header values and credentials are masked in
+    every output, report, stored finding and curl line.
+
+    With --baseline FILE only findings not in FILE fail the run; --update-baseline
+    writes the current findings into FILE.
+
+    Exit codes: 0 clean (or only known findings), 1 findings, 2 usage or configuration
+    error, 3 service unreachable.
     """
+    from verifiers.fuzz import SpecTarget
     from verifiers.fuzz.session import FuzzOverrides, FuzzSession
+
+    one_off = {"--url": url, "-H": header, "--auth": auth, "--token": token, "--name": name}
+    if spec is None:
+        given = [option for option, value in one_off.items() if value]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            raise CovenantError(f"{', '.join(given)} {verb} only with --spec", kind=ErrorKind.USAGE)
+    elif service is not None or all_services or replay is not None:
+        raise CovenantError(
+            "--spec fuzzes one API of its own; leave out SERVICE, --all and --replay",
+            kind=ErrorKind.USAGE,
+        )
 
     config = state(ctx).config()
     session = FuzzSession(
@@ -131,14 +240,22 @@ def fuzz(
         report_dir=report_dir,
         handlers=[ConsoleHandler(quiet=quiet)],
         serve_covenant=_serve,
+        baseline=baseline,
+        update_baseline=update_baseline,
     )
     if replay is not None:
         _replay(session, replay)
         return
-    result = session.run(session.targets(service, all_services=all_services))
+    if spec is not None:
+        target = SpecTarget.parse(
+            spec, url, headers=header or (), auth=auth, token=token, name=name
+        )
+        result = session.run_spec(target)
+    else:
+        result = session.run(session.targets(service, all_services=all_services))
     _render(result)
     problem = result.problem()
     if problem is not None:
         raise problem
-    if result.has_findings:
+    if result.failed:
         raise typer.Exit(1)

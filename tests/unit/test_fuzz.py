@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from verifiers.fuzz import Finding, FuzzOptions, FuzzResult, render_html
-from verifiers.fuzz._events import curl_line, read_events
+from verifiers.fuzz._events import Masker, curl_line, read_events
+from verifiers.fuzz._model import finding_id
 from verifiers.fuzz._runner import POSITIVE_DATA_DEFAULT, build_command, write_config
 from verifiers.fuzz.checks import _SECRET
 
@@ -79,7 +80,7 @@ def test_read_events_deduplicates_and_redacts(tmp_path: Path) -> None:
             ]
         )
     )
-    findings, operations, cases, errors = read_events(events, "run-1")
+    findings, operations, cases, errors = read_events(events)
     assert len(findings) == 1, "the same problem found twice is one finding"
     finding = findings[0]
     assert finding.id.startswith("F-") and operations == 1 and cases == 3 and errors == []
@@ -90,12 +91,35 @@ def test_read_events_deduplicates_and_redacts(tmp_path: Path) -> None:
     assert "--data-raw" in finding.curl and "it'\"'\"'s" in finding.curl
 
 
-def test_finding_ids_differ_between_runs(tmp_path: Path) -> None:
+def test_finding_ids_name_the_problem_not_the_run(tmp_path: Path) -> None:
+    """Two runs that find the same problem with different generated requests and
+    responses give it the same id (a baseline matches on it)."""
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text(_scenario("a", "not_a_server_error", "failure", "http://h/t?q=1", {}))
+    second.write_text(_scenario("zz", "not_a_server_error", "failure", "http://h:9/t?q=2", {}))
+    [one], *_ = read_events(first)
+    [two], *_ = read_events(second)
+    assert one.id == two.id and one.request["uri"] != two.request["uri"]
+    assert one.id == finding_id("POST /things", "not_a_server_error", "Server error")
+
+
+def test_a_secret_header_value_is_masked_everywhere_it_appears(tmp_path: Path) -> None:
+    """Headers given to the run (-H, --auth) are masked whatever their name, and their
+    values scrubbed from messages, bodies and URLs."""
     events = tmp_path / "events.ndjson"
-    events.write_text(_scenario("a", "not_a_server_error", "failure", "http://h/t", {}))
-    first, *_ = read_events(events, "run-1")
-    second, *_ = read_events(events, "run-2")
-    assert first[0].id != second[0].id
+    scenario = json.loads(
+        _scenario("a", "not_a_server_error", "failure", "http://h/t?echo=tenant-42", {})
+    )
+    recorder = scenario["ScenarioFinished"]["recorder"]
+    recorder["interactions"]["a"]["request"]["headers"] = {"X-Tenant": ["tenant-42"]}
+    recorder["checks"]["a"][0]["failure_info"]["failure"]["message"] = "500 for tenant-42"
+    body = base64.b64encode(b"no such tenant tenant-42").decode()
+    recorder["interactions"]["a"]["response"]["content"] = {"$base64": body}
+    events.write_text(json.dumps(scenario))
+    [finding], *_ = read_events(events, Masker.of({"X-Tenant": "tenant-42"}))
+    assert "tenant-42" not in json.dumps(finding.__dict__)
+    assert finding.request["headers"] == {"X-Tenant": "***"}
+    assert "-H 'X-Tenant: ${X_TENANT}'" in finding.curl
 
 
 def test_curl_line_quotes_the_url() -> None:
@@ -254,3 +278,25 @@ def test_response_time_budget_times_idempotent_requests_again(
         assert server.calls == calls
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("where", ["url", "file"])
+def test_a_run_whose_spec_cannot_be_read_is_unreachable(tmp_path: Path, where: str) -> None:
+    """The spec is asked for again only when a run did not go through (a good run is not
+    delayed by a check before it); then a spec nothing serves makes it unreachable."""
+    from covenant.stack._ports import free_port
+    from verifiers.fuzz import run_fuzz
+
+    spec = (
+        f"http://127.0.0.1:{free_port()}/openapi.json"
+        if where == "url"
+        else str(tmp_path / "missing.json")
+    )
+    options = FuzzOptions(service="gone", spec=spec, max_examples=1)
+    result = run_fuzz(options, report_dir=tmp_path / "reports", workdir=tmp_path / "work")
+    assert result.outcome == "unreachable", result.errors
+    assert result.errors == [
+        f"{spec} is not reachable: [Errno 111] Connection refused"
+        if where == "url"
+        else f"no such file: {spec}"
+    ]

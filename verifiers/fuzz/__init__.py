@@ -11,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from verifiers.fuzz._model import PHASES, Finding, FuzzOptions, FuzzResult
+    from verifiers.fuzz._baseline import Baseline, BaselineEntry, BaselineReport, Sighting
+    from verifiers.fuzz._model import PHASES, Finding, FuzzOptions, FuzzResult, finding_id
+    from verifiers.fuzz._oneoff import ONE_OFF_SERVICE, SpecTarget, parse_header
     from verifiers.fuzz._report import render_html, summary_rows
     from verifiers.fuzz._runner import run_fuzz, spec_reachable
     from verifiers.fuzz._store import load_finding, read_findings, read_runs, save_result
@@ -20,15 +22,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COVENANT_SERVICE",
+    "ONE_OFF_SERVICE",
     "PHASES",
+    "Baseline",
+    "BaselineEntry",
+    "BaselineReport",
     "Finding",
     "FuzzOptions",
     "FuzzOverrides",
     "FuzzResult",
     "FuzzSession",
     "FuzzSessionResult",
+    "Sighting",
+    "SpecTarget",
+    "finding_id",
     "known_services",
     "load_finding",
+    "parse_header",
     "read_findings",
     "read_runs",
     "render_html",
@@ -40,6 +50,14 @@ __all__ = [
 ]
 
 _HOMES = {
+    "Baseline": "_baseline",
+    "BaselineEntry": "_baseline",
+    "BaselineReport": "_baseline",
+    "Sighting": "_baseline",
+    "finding_id": "_model",
+    "ONE_OFF_SERVICE": "_oneoff",
+    "SpecTarget": "_oneoff",
+    "parse_header": "_oneoff",
     "PHASES": "_model",
     "Finding": "_model",
     "FuzzOptions": "_model",

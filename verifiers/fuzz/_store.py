@@ -80,11 +80,13 @@ def save_result(database_url: str, result: FuzzResult) -> None:
 
 
 def load_finding(database_url: str, finding_id: str) -> dict[str, Any] | None:
+    """The latest stored sighting of ``finding_id`` (ids name a problem, so every run
+    that found it stored one), with its run's service."""
     with connect_blocking(database_url, row_factory=dict_row) as conn:
         try:
             row = conn.execute(
                 "SELECT f.*, r.service FROM fuzz.findings f JOIN fuzz.runs r ON r.id = f.run_id"
-                " WHERE f.id = %s",
+                " WHERE f.id = %s ORDER BY r.started_at DESC, r.id LIMIT 1",
                 (finding_id,),
             ).fetchone()
         except psycopg.errors.UndefinedTable:

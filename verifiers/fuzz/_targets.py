@@ -10,12 +10,13 @@ from covenant.kernel.endpoints import credentials_of, engine_key, service_name, 
 from covenant.kernel.errors import CovenantError, ErrorKind
 from verifiers.fuzz._model import FuzzOptions
 
-__all__ = ["COVENANT_SERVICE", "known_services", "resolve_target"]
+__all__ = ["COVENANT_SERVICE", "base_options", "known_services", "resolve_target"]
 
 COVENANT_SERVICE = "covenant"
 
 
-def _base(config: CovenantConfig, service: str) -> FuzzOptions:
+def base_options(config: CovenantConfig, service: str) -> FuzzOptions:
+    """The configuration's fuzz defaults for ``service``, its spec still to be set."""
     fuzz = config.fuzz
     return FuzzOptions(
         service=service,
@@ -42,7 +43,7 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
     """Options for ``service``; Covenant itself is resolved by the caller, which serves it."""
     for configured in config.fuzz.services:
         if configured.name == service:
-            base = _base(config, service)
+            base = base_options(config, service)
             return replace(
                 base,
                 spec=configured.spec,
@@ -63,11 +64,11 @@ def resolve_target(config: CovenantConfig, service: str) -> FuzzOptions:
                 f"'{service}' is not running in the local stack (covenant stack up)",
                 kind=ErrorKind.UNREACHABLE,
             )
-        return replace(_base(config, service), spec=f"{url}/openapi.json")
+        return replace(base_options(config, service), spec=f"{url}/openapi.json")
     if service == COVENANT_SERVICE:
         # The broker answers 422 to schema-valid requests it cannot carry out
         # (names contradicting the path, unknown pacticipants); 400 stays a finding.
-        return replace(_base(config, service), accepted_statuses=("422",))
+        return replace(base_options(config, service), accepted_statuses=("422",))
     raise CovenantError(
         f"unknown service '{service}'; known: {', '.join(known_services(config))}",
         kind=ErrorKind.USAGE,

@@ -8,6 +8,11 @@
   exception dump and nothing that looks like a credential.
 - ``problem_document_shape``: where the spec promises ``application/problem+json``
   for a status, the body is a problem document (type/title/status, status matching).
+
+Schemathesis gives every failure of such a check one title, so the first line of a
+check's message is what names the problem in a finding's id: it says what is wrong
+in words that stay the same from one sighting to the next (numbers, quoted values
+and ids are normalised away); the particulars go on the lines after it.
 """
 
 from __future__ import annotations
@@ -78,7 +83,9 @@ def response_time_budget(ctx: Any, response: Any, case: Any) -> bool | None:
     if again is not None and again <= budget:
         return None  # a moment of a busy machine, not a slow endpoint
     shown = f"{elapsed:.3f}s" + (f", and {again:.3f}s when sent again" if again is not None else "")
-    raise AssertionError(f"answered in {shown}, over the {budget:.3f}s budget")
+    # The first line names the problem (a finding's id is made of it), the second
+    # the timings, which differ every time.
+    raise AssertionError(f"over the {budget:.3f}s budget\nanswered in {shown}")
 
 
 @schemathesis.check
@@ -125,8 +132,8 @@ def problem_document_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     content_type = (response.headers.get("content-type") or [""])[0]
     if not content_type.startswith("application/problem+json"):
         raise AssertionError(
-            f"the spec promises application/problem+json for {response.status_code}, "
-            f"got {content_type or 'no Content-Type'}"
+            "the spec promises application/problem+json, the response is not one\n"
+            f"status {response.status_code}, Content-Type {content_type or 'none'}"
         )
     try:
         body = json.loads(response.text or "")
@@ -135,10 +142,12 @@ def problem_document_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     fields = body if isinstance(body, dict) else {}
     missing = [k for k in ("type", "title", "status") if k not in fields]
     if missing:
-        raise AssertionError(f"the problem document lacks {', '.join(missing)}")
+        raise AssertionError(
+            f"the problem document lacks a required member\nmissing: {', '.join(missing)}"
+        )
     if body["status"] != response.status_code:
         raise AssertionError(
-            f"the problem document says status {body['status']}, "
-            f"the response is {response.status_code}"
+            "the problem document's status is not the response's\n"
+            f"it says {body['status']}, the response is {response.status_code}"
         )
     return None

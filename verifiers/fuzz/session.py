@@ -1,8 +1,10 @@
 """A fuzz session: the whole of ``covenant fuzz`` but the rendering.
 
-Given the configuration and the run's overrides, a session resolves the targets,
+Given the configuration and the run's overrides, a session resolves the targets
+(named services, or one API given by its spec: :meth:`FuzzSession.run_spec`),
 serves Covenant's own API when it is one of them (on a fresh database of its own),
-runs Schemathesis for each, stores what each run found, writes the HTML report and
+runs Schemathesis for each, stores what each run found, writes the HTML report,
+holds the findings against a baseline of known ones (and writes it when asked) and
 returns a :class:`FuzzSessionResult` that says how the session ended. Along the way
 it tells its handlers what happens as events, the way Schemathesis's CLI renders
 its engine's events: the caller's handlers print them, the session prints nothing.
@@ -13,26 +15,30 @@ The session stays below the shell: serving Covenant's API is the caller's to giv
 
 from __future__ import annotations
 
+import importlib
 import secrets
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from covenant.kernel.config import CovenantConfig
 from covenant.kernel.endpoints import resolve_endpoints
 from covenant.kernel.errors import CovenantError, ErrorKind
-from covenant.kernel.postgres import create_database
 from covenant.kernel.redact import MASK
 from verifiers.fuzz._model import Finding, FuzzOptions, FuzzResult
+from verifiers.fuzz._oneoff import SpecTarget
 from verifiers.fuzz._report import render_html
 from verifiers.fuzz._runner import run_fuzz
-from verifiers.fuzz._store import load_finding, save_result
 from verifiers.fuzz._targets import COVENANT_SERVICE, known_services, resolve_target
+
+if TYPE_CHECKING:
+    import httpx
+
+    from verifiers.fuzz._baseline import Baseline, BaselineReport
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -58,6 +64,37 @@ __all__ = [
 LOOPBACK_HOSTS = ("127.0.0.0/8", "::1", "localhost")
 #: The database Covenant's own API is fuzzed on, created afresh for every session.
 OWN_DATABASE = "covenant_fuzz"
+
+
+# -- imported when needed ---------------------------------------------------------
+# What only some sessions use, or only after Schemathesis has started, is imported
+# then: everything imported before it starts adds to every run's time.
+
+#: Where runs are stored; imported once Schemathesis has started (psycopg takes a fifth
+#: of a second to import, which would otherwise come before Schemathesis even starts).
+STORE_MODULE = "verifiers.fuzz._store"
+
+
+def create_database(server_url: str, name: str, *, replace: bool = False) -> str:
+    """A database ``name`` on the server of ``server_url`` (the kernel's; imported here,
+    as it brings asyncio, only when Covenant's own API is fuzzed)."""
+    from covenant.kernel.postgres import create_database as create
+
+    return create(server_url, name, replace=replace)
+
+
+def save_result(database_url: str, result: FuzzResult) -> None:
+    """Store ``result`` in the PostgreSQL of ``database_url`` (``_store.save_result``)."""
+    from verifiers.fuzz._store import save_result as save
+
+    save(database_url, result)
+
+
+def load_finding(database_url: str, finding_id: str) -> dict[str, Any] | None:
+    """The latest stored sighting of ``finding_id`` (``_store.load_finding``)."""
+    from verifiers.fuzz._store import load_finding as load
+
+    return load(database_url, finding_id)
 
 
 # -- events -----------------------------------------------------------------------
@@ -176,10 +213,12 @@ class FuzzOverrides:
 
 @dataclass(frozen=True)
 class FuzzSessionResult:
-    """Every run of a session, in order, and where its reports are."""
+    """Every run of a session, in order, where its reports are, and, with a baseline,
+    which findings it knew."""
 
     results: tuple[FuzzResult, ...]
     report_dir: Path
+    baseline: BaselineReport | None = None
 
     @property
     def outcomes(self) -> frozenset[str]:
@@ -192,6 +231,14 @@ class FuzzSessionResult:
     @property
     def has_findings(self) -> bool:
         return "findings" in self.outcomes
+
+    @property
+    def failed(self) -> bool:
+        """Whether the findings fail the session: any finding; with a baseline, any not
+        in it; none once ``--update-baseline`` wrote them into it."""
+        if self.baseline is None:
+            return self.has_findings
+        return not self.baseline.written and bool(self.baseline.new)
 
     def problem(self) -> CovenantError | None:
         """Why the session could not do its job, if it could not: a run that could not
@@ -224,8 +271,12 @@ class FuzzSession:
         runner: Runner = run_fuzz,
         store: Store = save_result,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        baseline: Path | None = None,
+        update_baseline: bool = False,
     ) -> None:
         self.config = config
+        self.baseline_path = baseline
+        self.update_baseline = update_baseline
         self.overrides = overrides or FuzzOverrides()
         self.report_root = report_dir or config.fuzz.report_dir
         self.handlers = tuple(handlers)
@@ -246,38 +297,96 @@ class FuzzSession:
     def targets(self, service: str | None = None, *, all_services: bool = False) -> list[str]:
         """The services to fuzz: ``service``, or with ``all_services`` every known one."""
         if all_services == (service is not None):
-            raise CovenantError("name one SERVICE or use --all", kind=ErrorKind.USAGE)
+            raise CovenantError(
+                "name one SERVICE or use --all (or fuzz any API with --spec and --url)",
+                kind=ErrorKind.USAGE,
+            )
         return known_services(self.config) if all_services else [service or ""]
 
     def run(self, services: Sequence[str]) -> FuzzSessionResult:
         """Fuzz each of ``services`` in turn; raises (a CovenantError) only for what
-        stops the session before its end: an unknown service, one that is not running,
-        Covenant's API without a PostgreSQL to serve it on."""
+        stops the session before its end: a baseline that cannot be read, an unknown
+        service, one that is not running, Covenant's API without a PostgreSQL to serve
+        it on."""
+        baseline = self._baseline()
+
+        def resolve(name: str) -> tuple[FuzzOptions, bool]:
+            own = name == COVENANT_SERVICE
+            return self.overrides.apply(resolve_target(self.config, name)), own
+
+        return self._run(services, resolve, baseline)
+
+    def run_spec(self, target: SpecTarget) -> FuzzSessionResult:
+        """Fuzz the one API ``target`` names (``--spec``, ``--url``, ...), after checking
+        that its spec loads and its base URL answers (raising a usage error, exit 2, or
+        an unreachable one, exit 3, before anything is fuzzed)."""
+        baseline = self._baseline()
+        target.check()
+        options = self.overrides.apply(target.options(self.config))
+        return self._run([target.name], lambda name: (options, False), baseline)
+
+    def _baseline(self) -> Baseline | None:
+        """The baseline asked for, read before any fuzzing, so that a malformed one
+        costs nothing."""
+        if self.baseline_path is None:
+            if self.update_baseline:
+                raise CovenantError("--update-baseline needs --baseline FILE", kind=ErrorKind.USAGE)
+            return None
+        from verifiers.fuzz._baseline import Baseline
+
+        return Baseline.read(self.baseline_path, missing_ok=self.update_baseline)
+
+    def _run(
+        self,
+        services: Sequence[str],
+        resolve: Callable[[str], tuple[FuzzOptions, bool]],
+        baseline: Baseline | None,
+    ) -> FuzzSessionResult:
         root = self.report_root / self.now().strftime("%Y%m%dT%H%M%SZ")
         self.emit(SessionStarted(tuple(services), root))
         results: list[FuzzResult] = []
         for name in services:
-            options = self.overrides.apply(resolve_target(self.config, name))
+            options, own = resolve(name)
             self.emit(ServiceStarted(name, options))
-            result = self._fuzz(name, options, root / name)
+            result = self._fuzz(name, options, root / name, own=own)
             results.append(result)
             self._store(result)
             self.emit(ServiceFinished(result))
+        report = None if baseline is None else self._hold_against(baseline, results)
+        known = None if report is None else {s.key for s in report.known}
         root.mkdir(parents=True, exist_ok=True)
-        (root / "report.html").write_text(render_html(results), encoding="utf-8")
-        finished = FuzzSessionResult(tuple(results), root)
+        (root / "report.html").write_text(render_html(results, known), encoding="utf-8")
+        finished = FuzzSessionResult(tuple(results), root, report)
         self.emit(SessionFinished(finished))
         return finished
 
-    def _fuzz(self, name: str, options: FuzzOptions, report_dir: Path) -> FuzzResult:
+    def _hold_against(self, baseline: Baseline, results: list[FuzzResult]) -> BaselineReport:
+        """The findings against ``baseline``; with ``update_baseline`` the file is then
+        rewritten with them (if any service was fuzzed to the end)."""
+        report = baseline.compare(results)
+        if not self.update_baseline:
+            return report
+        if not any(r.outcome in ("clean", "findings") for r in results):
+            return report  # nothing was fuzzed to the end: the file stays as it was
+        updated = baseline.updated(results)
+        updated.write()
+        return replace(report, written=True, entries=len(updated.entries))
+
+    def _fuzz(self, name: str, options: FuzzOptions, report_dir: Path, *, own: bool) -> FuzzResult:
         def output(line: str) -> None:
+            if STORE_MODULE not in sys.modules and self.store is save_result:
+                # Schemathesis has started and runs on while the store is imported, so
+                # the import no longer adds to the session's time.
+                importlib.import_module(STORE_MODULE)
             self.emit(EngineOutput(name, line))
 
         workdir = self.config.stack.state_dir / "fuzz" / name
-        if name != COVENANT_SERVICE:
+        if not own:
             return self.runner(options, report_dir=report_dir, workdir=workdir, on_output=output)
-        with self._serving_covenant(options) as own:
-            return self.runner(own, report_dir=report_dir, workdir=workdir, on_output=output)
+        with self._serving_covenant(options) as own_options:
+            return self.runner(
+                own_options, report_dir=report_dir, workdir=workdir, on_output=output
+            )
 
     def _store(self, result: FuzzResult) -> None:
         database_url = self.database_url()
@@ -345,6 +454,8 @@ class FuzzSession:
     @staticmethod
     def resend(finding: dict[str, Any], timeout_s: float = 30) -> httpx.Response:
         """Send ``finding``'s request again, masked headers left out."""
+        import httpx
+
         request = finding["request"]
         headers = {k: v for k, v in (request.get("headers") or {}).items() if v != MASK}
         try:
